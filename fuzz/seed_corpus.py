@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus (fuzz/corpus/<target>/) from hand-made frames.
+
+Run once; the fuzzer adds what it finds. Each decode seed starts with one
+byte that picks the chunk size, then the frames.
+"""
+import os
+import struct
+
+KEY = bytes([0x37, 0xFA, 0x21, 0x3D])
+
+
+def frame(b0, payload, masked):
+    n = len(payload)
+    mbit = 0x80 if masked else 0
+    if n < 126:
+        head = bytes([b0, mbit | n])
+    elif n <= 0xFFFF:
+        head = bytes([b0, mbit | 126]) + struct.pack(">H", n)
+    else:
+        head = bytes([b0, mbit | 127]) + struct.pack(">Q", n)
+    if masked:
+        payload = bytes(b ^ KEY[i % 4] for i, b in enumerate(payload))
+        head += KEY
+    return head + payload
+
+
+def streams(masked):
+    f = lambda b0, p: frame(b0, p, masked)
+    return {
+        "hello": f(0x81, b"Hello"),
+        "fragmented": f(0x01, b"Hel") + f(0x89, b"p") + f(0x80, b"lo"),
+        "binary_256": f(0x82, bytes(range(256))),
+        "binary_frag": f(0x02, b"\x00\x01") + f(0x00, b"\x02") + f(0x80, b""),
+        "close": f(0x88, b"\x03\xe8bye"),
+        "close_empty": f(0x88, b""),
+        "close_bad_code": f(0x88, b"\x03\xed"),
+        "close_one_byte": f(0x88, b"\x03"),
+        "ping_pong": f(0x89, b"ping") + f(0x8A, b"pong"),
+        "utf8_split": f(0x01, "κό".encode()[:3]) + f(0x80, "κό".encode()[3:]),
+        "utf8_invalid": f(0x81, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80edited"),
+        "reserved_opcode": f(0x83, b""),
+        "rsv1": f(0xC1, b"x"),
+        "continuation_first": f(0x80, b"x"),
+        "new_inside_fragmented": f(0x01, b"a") + f(0x81, b"b"),
+        "control_not_fin": f(0x09, b""),
+        "too_big": f(0x82, bytes(5000)),
+        "text_mixed": f(0x81, "aé€😀".encode() * 20),
+    }
+
+
+def write(target, name, data):
+    d = os.path.join(os.path.dirname(__file__), "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as fh:
+        fh.write(data)
+
+
+for role, masked in (("decode_server", True), ("decode_client", False)):
+    for i, (name, data) in enumerate(streams(masked).items()):
+        write(role, name, bytes([i * 5]) + data)
+for name, data in streams(True).items():
+    write("frame_header", name, data[:14])
+write("frame_header", "len64_top_bit", bytes([0x82, 0x7F, 0x80]) + bytes(7))
+write("frame_header", "len16", bytes([0x82, 0x7E, 0x01, 0x00]))

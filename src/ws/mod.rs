@@ -1,0 +1,74 @@
+//! WebSocket (RFC 6455): frames, masking, UTF-8 and close rules, and a
+//! message-level codec.
+//!
+//! * [`FrameHeader`] parses and encodes one header, incrementally.
+//! * [`Decoder`] turns a receive buffer into [`Incoming`] messages, enforcing
+//!   every rule of RFC 6455 §5 with the right close code.
+//! * [`Encoder`] writes messages and control frames into your buffer, masking
+//!   them in the client role.
+//! * [`apply_mask`], [`CloseCode`], [`CloseFrame`]: the building blocks.
+
+mod close;
+mod codec;
+mod error;
+mod frame;
+mod mask;
+mod utf8;
+
+#[cfg(feature = "arbitrary")]
+#[cfg_attr(docsrs, doc(cfg(feature = "arbitrary")))]
+pub mod arbitrary;
+
+pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
+pub use codec::{Decoder, Encoder, Incoming, Limits, Role};
+pub use error::{EncodeError, ProtocolError};
+pub use frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
+pub use mask::apply_mask;
+
+/// A buffer that encoded bytes are appended to: `Vec<u8>` or `BytesMut`.
+///
+/// Sealed: the encoder needs to mask bytes in place after appending them.
+pub trait OutBuffer: sealed::Sealed {
+    /// Appends `bytes`.
+    fn extend_from_slice(&mut self, bytes: &[u8]);
+    /// Reserves room for `additional` more bytes.
+    fn reserve(&mut self, additional: usize);
+    /// The bytes in the buffer, mutably.
+    fn as_mut_bytes(&mut self) -> &mut [u8];
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for Vec<u8> {}
+    impl Sealed for bytes::BytesMut {}
+}
+
+impl OutBuffer for Vec<u8> {
+    #[inline]
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        Vec::extend_from_slice(self, bytes)
+    }
+    #[inline]
+    fn reserve(&mut self, additional: usize) {
+        Vec::reserve(self, additional)
+    }
+    #[inline]
+    fn as_mut_bytes(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
+impl OutBuffer for bytes::BytesMut {
+    #[inline]
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        bytes::BytesMut::extend_from_slice(self, bytes)
+    }
+    #[inline]
+    fn reserve(&mut self, additional: usize) {
+        bytes::BytesMut::reserve(self, additional)
+    }
+    #[inline]
+    fn as_mut_bytes(&mut self) -> &mut [u8] {
+        self
+    }
+}

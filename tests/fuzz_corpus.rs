@@ -1,0 +1,42 @@
+//! Replays the checked-in fuzz corpus (fuzz/corpus/<target>/) through the
+//! same invariant checks the fuzz targets assert.
+
+#[path = "../fuzz/fuzz_targets/checks.rs"]
+mod checks;
+
+use std::fs;
+use std::path::Path;
+
+fn replay(target: &str, check: impl Fn(&[u8])) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut n = 0;
+    for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("corpus entry").path();
+        let data = fs::read(&path).expect("corpus file");
+        check(&data);
+        n += 1;
+    }
+    assert!(n > 0, "empty corpus for {target}");
+    n
+}
+
+#[test]
+fn frame_header_corpus() {
+    replay("frame_header", checks::frame_header);
+}
+
+#[test]
+fn decode_server_corpus() {
+    replay("decode_server", |d| {
+        checks::decode(webwire::ws::Role::Server, d)
+    });
+}
+
+#[test]
+fn decode_client_corpus() {
+    replay("decode_client", |d| {
+        checks::decode(webwire::ws::Role::Client, d)
+    });
+}
