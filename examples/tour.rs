@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut reply = Vec::new();
     for piece in wire.chunks(7) {
         rx.extend_from_slice(piece);
-        while let Some(msg) = server_rx.decode(&mut rx)? {
+        while let Some(msg) = server_rx.decode_buf(&mut rx)? {
             match msg {
                 Incoming::Text(text) => {
                     println!("server <- text {text:?}; echoing");
@@ -61,13 +61,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut rx = BytesMut::from(&reply[..]);
-    while let Some(msg) = client_rx.decode(&mut rx)? {
+    while let Some(msg) = client_rx.decode_buf(&mut rx)? {
         println!("client <- {msg:?}");
     }
 
     // A peer that breaks the protocol gets the RFC close code.
     let mut bad = BytesMut::from(&b"\x81\x83\x00\x00\x00\x00\xff\xfe\xfd"[..]);
-    let err = Decoder::new(Role::Server).decode(&mut bad).unwrap_err();
+    let err = Decoder::new(Role::Server).decode_buf(&mut bad).unwrap_err();
     println!(
         "server <- invalid UTF-8: {err} -> close {}",
         err.close_code()

@@ -18,14 +18,13 @@
 //! machine can be fuzzed and tested without a network.
 //!
 //! ```text
-//!  socket bytes ──► Decoder::decode(&mut BytesMut) ──► Incoming (message, ping, close…)
+//!  socket bytes ──► Decoder::decode(&[u8]) ──► Incoming (message, ping, close…)
 //!  your message ──► Encoder::encode_*(…, &mut Vec<u8>) ──► bytes to write
 //! ```
 //!
 //! ## A round trip
 //!
 //! ```
-//! use bytes::BytesMut;
 //! use webwire::random::SeededRandom;
 //! use webwire::ws::{Decoder, Encoder, Incoming, Role};
 //!
@@ -34,11 +33,13 @@
 //! let mut wire = Vec::new();
 //! client.encode_text("hello", &mut wire);
 //!
-//! // ...and a server decodes it from its receive buffer.
+//! // ...and a server decodes it from the bytes it read.
 //! let mut server = Decoder::new(Role::Server);
-//! let mut buf = BytesMut::from(&wire[..]);
-//! match server.decode(&mut buf)? {
-//!     Some(Incoming::Text(text)) => assert_eq!(text, "hello"),
+//! match server.decode(&wire)? {
+//!     (used, Some(Incoming::Text(text))) => {
+//!         assert_eq!(used, wire.len());
+//!         assert_eq!(text, "hello");
+//!     }
 //!     other => panic!("unexpected {other:?}"),
 //! }
 //! # Ok::<(), webwire::ws::ProtocolError>(())

@@ -53,25 +53,75 @@ impl<R: RandomSource + ?Sized> RandomSource for Box<R> {
 
 /// Operating-system randomness (via the `getrandom` crate).
 ///
-/// Suitable for masking keys and handshake nonces. If the OS source fails
-/// (which `getrandom` documents as practically impossible on supported
-/// platforms) the bytes come from a time-seeded fallback rather than
-/// panicking: masking keys only need to be unpredictable to scripts in the
-/// browser, not cryptographically secret.
+/// Bytes are fetched from the OS 1 KiB at a time and handed out from that
+/// pool, so a masking key costs a copy, not a system call.
+///
+/// If the OS source fails (which `getrandom` documents as practically
+/// impossible on supported platforms) the bytes come from a time-seeded
+/// generator rather than a panic: masking keys must be unpredictable to
+/// scripts in a browser, not cryptographically secret.
 #[cfg(feature = "getrandom")]
 #[cfg_attr(docsrs, doc(cfg(feature = "getrandom")))]
-#[derive(Debug, Default, Clone, Copy)]
-pub struct OsRandom;
+#[derive(Clone)]
+pub struct OsRandom {
+    pool: [u8; POOL],
+    used: usize,
+}
 
 #[cfg(feature = "getrandom")]
-impl RandomSource for OsRandom {
-    fn fill_bytes(&mut self, buf: &mut [u8]) {
-        if getrandom::fill(buf).is_err() {
+const POOL: usize = 1024;
+
+#[cfg(feature = "getrandom")]
+impl OsRandom {
+    /// A source that draws on the OS when it first needs bytes.
+    pub const fn new() -> Self {
+        Self {
+            pool: [0; POOL],
+            used: POOL,
+        }
+    }
+
+    fn refill(&mut self) {
+        if getrandom::fill(&mut self.pool).is_err() {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos() as u64)
                 .unwrap_or(0x9e37_79b9_7f4a_7c15);
-            SeededRandom::new(nanos).fill_bytes(buf);
+            SeededRandom::new(nanos).fill_bytes(&mut self.pool);
+        }
+        self.used = 0;
+    }
+}
+
+#[cfg(feature = "getrandom")]
+impl Default for OsRandom {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(feature = "getrandom")]
+impl std::fmt::Debug for OsRandom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print bytes that will become keys.
+        f.write_str("OsRandom")
+    }
+}
+
+#[cfg(feature = "getrandom")]
+impl RandomSource for OsRandom {
+    fn fill_bytes(&mut self, mut buf: &mut [u8]) {
+        while !buf.is_empty() {
+            if self.used == POOL {
+                self.refill();
+            }
+            let n = buf.len().min(POOL - self.used);
+            let (now, rest) = buf.split_at_mut(n);
+            now.copy_from_slice(&self.pool[self.used..self.used + n]);
+            // Bytes handed out are not kept.
+            self.pool[self.used..self.used + n].fill(0);
+            self.used += n;
+            buf = rest;
         }
     }
 }
@@ -172,9 +222,15 @@ mod tests {
 
     #[cfg(feature = "getrandom")]
     #[test]
-    fn os_random_fills() {
-        let mut a = [0u8; 32];
-        OsRandom.fill_bytes(&mut a);
-        assert_ne!(a, [0u8; 32]);
+    fn os_random_fills_across_refills() {
+        let mut r = OsRandom::new();
+        let mut a = [0u8; 1000];
+        r.fill_bytes(&mut a);
+        let mut b = [0u8; 1000];
+        r.fill_bytes(&mut b);
+        assert_ne!(a, b);
+        // A refill is fresh, not a repeat of the first pool.
+        assert_ne!(a[..256], b[..256]);
+        assert!(a.iter().filter(|&&x| x == 0).count() < 50);
     }
 }

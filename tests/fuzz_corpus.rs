@@ -3,6 +3,9 @@
 
 #[path = "../fuzz/fuzz_targets/checks.rs"]
 mod checks;
+#[cfg(feature = "arbitrary")]
+#[path = "../fuzz/fuzz_targets/structured.rs"]
+mod structured;
 
 use std::fs;
 use std::path::Path;
@@ -39,4 +42,10 @@ fn decode_client_corpus() {
     replay("decode_client", |d| {
         checks::decode(webwire::ws::Role::Client, d)
     });
+}
+
+#[cfg(feature = "arbitrary")]
+#[test]
+fn decode_structured_corpus() {
+    replay("decode_structured", structured::decode_structured);
 }

@@ -30,25 +30,45 @@ pub fn frame_header(data: &[u8]) {
     }
 }
 
-fn run(
-    role: Role,
-    limits: Limits,
-    data: &[u8],
-    chunk: usize,
-) -> (Vec<Incoming>, Option<ProtocolError>) {
+type Outcome = (Vec<Incoming>, Option<ProtocolError>);
+
+fn run(role: Role, limits: Limits, data: &[u8], chunk: usize) -> Outcome {
+    let mut dec = Decoder::with_limits(role, limits);
+    let mut out = Vec::new();
+    for piece in data.chunks(chunk.max(1)) {
+        let mut rest = piece;
+        loop {
+            match dec.decode(rest) {
+                Ok((used, msg)) => {
+                    assert!(used <= rest.len(), "consumed more than given");
+                    rest = &rest[used..];
+                    match msg {
+                        Some(m) => out.push(m),
+                        None => {
+                            assert!(rest.is_empty(), "None means all input was taken");
+                            break;
+                        }
+                    }
+                }
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+    (out, None)
+}
+
+fn run_buf(role: Role, limits: Limits, data: &[u8], chunk: usize) -> Outcome {
     let mut dec = Decoder::with_limits(role, limits);
     let mut buf = BytesMut::new();
     let mut out = Vec::new();
     for piece in data.chunks(chunk.max(1)) {
         buf.extend_from_slice(piece);
         loop {
-            let before = buf.len();
-            match dec.decode(&mut buf) {
+            match dec.decode_buf(&mut buf) {
                 Ok(Some(m)) => out.push(m),
                 Ok(None) => break,
                 Err(e) => return (out, Some(e)),
             }
-            assert!(buf.len() <= before, "decode never grows the buffer");
         }
     }
     (out, None)
@@ -68,6 +88,7 @@ pub fn decode(role: Role, data: &[u8]) {
     let whole = run(role, limits, data, usize::MAX);
     let chunked = run(role, limits, data, chunk);
     assert_eq!(whole, chunked);
+    assert_eq!(whole, run_buf(role, limits, data, chunk + 3));
     if let Some(e) = &whole.1 {
         let code = e.close_code().0;
         assert!(code == 1002 || code == 1007 || code == 1009, "{e}");

@@ -5,7 +5,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use super::OutBuffer;
 use super::close::{CloseFrame, MAX_CLOSE_REASON};
 use super::error::{EncodeError, ProtocolError};
-use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
+use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
 use super::mask::{apply_mask, extend_masked};
 use super::utf8::Utf8Validator;
 use crate::Status;
@@ -96,39 +96,36 @@ impl FrameInProgress {
 #[derive(Debug)]
 enum Assembly {
     Text { text: String, utf8: Utf8Validator },
-    Binary { data: BytesMut },
+    Binary { data: Vec<u8> },
 }
 
 /// Turns received bytes into messages, enforcing RFC 6455 §5.
 ///
-/// Read from the transport into a `BytesMut` and call
-/// [`decode`](Self::decode) until it returns `Ok(None)` ("need more"). The
-/// decoder takes what it consumed off the front of the buffer; leave the rest
-/// there and append the next read after it.
+/// Hand it bytes as they arrive with [`decode`](Self::decode) (a slice, as
+/// read from the transport) or [`decode_buf`](Self::decode_buf) (a
+/// `BytesMut` receive buffer). It keeps what it needs between calls: a frame
+/// header or payload may be split anywhere.
 ///
-/// * Limits are checked from each frame header, before payload is buffered.
+/// * Limits are checked from each frame header, before any payload is
+///   buffered; a frame's payload is allocated once, when its header arrives.
 /// * Text is validated as its bytes arrive, even inside one frame, so invalid
 ///   UTF-8 fails at once (1007), not at the end of the message.
-/// * Single-frame binary messages and control payloads are split off the
-///   receive buffer without copying; fragmented messages are assembled with
-///   one copy; text is copied once, by the validator, into a `String`.
+/// * Each payload byte is copied once, from your input into the message,
+///   unmasked (and for text, validated) on the way: no second pass.
 /// * After an error the decoder stays failed and returns the same error.
+/// * An idle decoder holds no heap memory.
 ///
 /// ```
-/// use bytes::BytesMut;
 /// use webwire::ws::{CloseCode, Decoder, Incoming, Role};
 ///
 /// let mut dec = Decoder::new(Role::Client);
-/// let mut buf = BytesMut::new();
 /// // "Hel" then "lo" (RFC 6455 §5.7), arriving in two reads.
-/// buf.extend_from_slice(&[0x01, 0x03, 0x48, 0x65]);
-/// assert_eq!(dec.decode(&mut buf)?, None);
-/// buf.extend_from_slice(&[0x6c, 0x80, 0x02, 0x6c, 0x6f]);
-/// assert_eq!(dec.decode(&mut buf)?, Some(Incoming::Text("Hello".into())));
+/// assert_eq!(dec.decode(&[0x01, 0x03, 0x48, 0x65])?, (4, None));
+/// let read = [0x6c, 0x80, 0x02, 0x6c, 0x6f];
+/// assert_eq!(dec.decode(&read)?, (5, Some(Incoming::Text("Hello".into()))));
 ///
 /// // A protocol violation maps to its close code.
-/// buf.extend_from_slice(&[0x83, 0x00]); // reserved opcode 0x3
-/// let err = dec.decode(&mut buf).unwrap_err();
+/// let err = dec.decode(&[0x83, 0x00]).unwrap_err(); // reserved opcode 0x3
 /// assert_eq!(err.close_code(), CloseCode::PROTOCOL_ERROR);
 /// # Ok::<(), webwire::ws::ProtocolError>(())
 /// ```
@@ -136,10 +133,15 @@ enum Assembly {
 pub struct Decoder {
     role: Role,
     limits: Limits,
+    /// Bytes of a header split across calls.
+    header: [u8; MAX_HEADER_LEN],
+    header_len: u8,
     frame: Option<FrameInProgress>,
     message: Option<Assembly>,
     /// Bytes of the message in progress, all frames so far (announced).
     message_len: u64,
+    /// Payload of a control frame split across calls.
+    control: Vec<u8>,
     failed: Option<ProtocolError>,
 }
 
@@ -154,9 +156,12 @@ impl Decoder {
         Self {
             role,
             limits,
+            header: [0; MAX_HEADER_LEN],
+            header_len: 0,
             frame: None,
             message: None,
             message_len: 0,
+            control: Vec::new(),
             failed: None,
         }
     }
@@ -173,114 +178,179 @@ impl Decoder {
 
     /// Whether a message or frame is partly received.
     pub fn is_mid_message(&self) -> bool {
-        self.frame.is_some() || self.message.is_some()
+        self.header_len != 0 || self.frame.is_some() || self.message.is_some()
     }
 
-    /// Decodes the next message or control frame from the front of `buf`.
+    /// Decodes from `input` until one message or control frame is complete.
     ///
-    /// `Ok(None)` means every complete frame has been consumed and more bytes
-    /// are needed. Bytes of a partly received text frame are consumed (and
-    /// validated) as they arrive; other partial frames stay in `buf` until
-    /// complete.
-    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, ProtocolError> {
+    /// Returns how many bytes of `input` it consumed and the message, if one
+    /// completed. Call again with the rest of the input while it returns a
+    /// message; `(n, None)` always has `n == input.len()`: everything was
+    /// taken in and more bytes are needed.
+    pub fn decode(&mut self, input: &[u8]) -> Result<(usize, Option<Incoming>), ProtocolError> {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
-        let result = self.decode_inner(buf);
+        let result = self.decode_inner(input);
         if let Err(err) = &result {
             self.failed = Some(err.clone());
             self.frame = None;
             self.message = None;
+            self.control = Vec::new();
         }
         result
     }
 
-    fn decode_inner(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, ProtocolError> {
+    /// Decodes the next message from the front of a receive buffer, taking
+    /// what it consumed off the buffer. `Ok(None)`: the buffer is empty and
+    /// more bytes are needed.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use webwire::ws::{Decoder, Incoming, Role};
+    ///
+    /// let mut dec = Decoder::new(Role::Client);
+    /// let mut buf = BytesMut::from(&b"\x81\x02hi\x81\x03you"[..]);
+    /// assert_eq!(dec.decode_buf(&mut buf)?, Some(Incoming::Text("hi".into())));
+    /// assert_eq!(dec.decode_buf(&mut buf)?, Some(Incoming::Text("you".into())));
+    /// assert_eq!(dec.decode_buf(&mut buf)?, None);
+    /// # Ok::<(), webwire::ws::ProtocolError>(())
+    /// ```
+    pub fn decode_buf(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, ProtocolError> {
+        let (used, message) = self.decode(buf)?;
+        buf.advance(used);
+        Ok(message)
+    }
+
+    fn decode_inner(&mut self, input: &[u8]) -> Result<(usize, Option<Incoming>), ProtocolError> {
+        let mut pos = 0;
         loop {
             let frame = match &mut self.frame {
                 Some(frame) => frame,
-                None => match self.start_frame(buf)? {
-                    Some(frame) => self.frame.insert(frame),
-                    None => return Ok(None),
-                },
+                None => {
+                    let header = match self.read_header(&input[pos..])? {
+                        (used, Some(header)) => {
+                            pos += used;
+                            header
+                        }
+                        (_, None) => return Ok((input.len(), None)),
+                    };
+                    self.check_header(&header)?;
+                    // Fast path: a whole unfragmented message is in the input.
+                    let len = header.payload_len as usize; // ≤ max_frame_size
+                    let whole = header.fin && self.message.is_none() && input.len() - pos >= len;
+                    if whole && matches!(header.opcode, OpCode::Text | OpCode::Binary) {
+                        let payload = &input[pos..pos + len];
+                        pos += len;
+                        let message = if header.opcode == OpCode::Text {
+                            let mut text = String::with_capacity(len);
+                            let mut utf8 = Utf8Validator::default();
+                            push_text(&mut utf8, &mut text, payload, header.mask, 0)?;
+                            utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                            Incoming::Text(text)
+                        } else {
+                            let mut data = Vec::with_capacity(len);
+                            push_unmasked(&mut data, payload, header.mask, 0);
+                            Incoming::Binary(Bytes::from(data))
+                        };
+                        return Ok((pos, Some(message)));
+                    }
+                    self.begin_frame(header)
+                }
             };
             let header = frame.header;
+            let offset = frame.done as usize;
+            let avail = &input[pos..];
+            let n = usize::try_from(frame.remaining()).map_or(avail.len(), |r| r.min(avail.len()));
+            let piece = &avail[..n];
+            frame.done += n as u64;
+            let complete = frame.remaining() == 0;
+            pos += n;
+
             if header.opcode.is_control() {
-                let len = header.payload_len as usize; // ≤ 125, checked by parse
-                if buf.len() < len {
-                    return Ok(None);
+                if complete && self.control.is_empty() {
+                    // The whole payload is here: one copy, straight out.
+                    let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+                    let payload = &mut payload[..n];
+                    payload.copy_from_slice(piece);
+                    if let Some(key) = header.mask {
+                        apply_mask(payload, key, offset);
+                    }
+                    self.frame = None;
+                    return Ok((
+                        pos,
+                        Some(control(header.opcode, Bytes::copy_from_slice(payload))?),
+                    ));
+                }
+                push_unmasked(&mut self.control, piece, header.mask, offset);
+                if !complete {
+                    return Ok((pos, None));
                 }
                 self.frame = None;
-                let mut payload = buf.split_to(len);
-                if let Some(key) = header.mask {
-                    apply_mask(&mut payload, key, 0);
-                }
-                return control(header.opcode, payload.freeze()).map(Some);
+                let payload = Bytes::from(std::mem::take(&mut self.control));
+                return Ok((pos, Some(control(header.opcode, payload)?)));
             }
+
             match &mut self.message {
-                // Single-frame binary message: split it off without copying.
-                None => {
-                    let len = header.payload_len as usize; // ≤ max_frame_size
-                    if buf.len() < len {
-                        return Ok(None);
-                    }
-                    self.frame = None;
-                    let mut payload = buf.split_to(len);
-                    if let Some(key) = header.mask {
-                        apply_mask(&mut payload, key, 0);
-                    }
-                    return Ok(Some(Incoming::Binary(payload.freeze())));
+                Some(Assembly::Text { text, utf8 }) => {
+                    push_text(utf8, text, piece, header.mask, offset)?
                 }
-                Some(assembly) => {
-                    let n = usize::try_from(frame.remaining())
-                        .unwrap_or(usize::MAX)
-                        .min(buf.len());
-                    let piece = &mut buf[..n];
-                    if let Some(key) = header.mask {
-                        apply_mask(piece, key, frame.done as usize);
-                    }
-                    match assembly {
-                        Assembly::Text { text, utf8 } => {
-                            utf8.push(piece, text)
-                                .map_err(|_| ProtocolError::InvalidUtf8)?;
-                        }
-                        Assembly::Binary { data } => data.extend_from_slice(piece),
-                    }
-                    buf.advance(n);
-                    frame.done += n as u64;
-                    if frame.remaining() > 0 {
-                        return Ok(None);
-                    }
-                    self.frame = None;
-                    if !header.fin {
-                        continue;
-                    }
-                    self.message_len = 0;
-                    match self.message.take() {
-                        Some(Assembly::Text { text, mut utf8 }) => {
-                            utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                            return Ok(Some(Incoming::Text(text)));
-                        }
-                        Some(Assembly::Binary { data }) => {
-                            return Ok(Some(Incoming::Binary(data.freeze())));
-                        }
-                        None => continue,
-                    }
+                Some(Assembly::Binary { data }) => push_unmasked(data, piece, header.mask, offset),
+                None => {}
+            }
+            if !complete {
+                return Ok((pos, None));
+            }
+            self.frame = None;
+            if !header.fin {
+                continue;
+            }
+            self.message_len = 0;
+            let message = match self.message.take() {
+                Some(Assembly::Text { text, mut utf8 }) => {
+                    utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                    Incoming::Text(text)
                 }
+                Some(Assembly::Binary { data }) => Incoming::Binary(Bytes::from(data)),
+                None => continue,
+            };
+            return Ok((pos, Some(message)));
+        }
+    }
+
+    /// Reads a header from the bytes held back from earlier calls and the
+    /// front of `input`. Returns the bytes of `input` it took and the header,
+    /// or `None` once it has kept all of `input` and needs more.
+    fn read_header(&mut self, input: &[u8]) -> Result<(usize, Option<FrameHeader>), ProtocolError> {
+        if self.header_len == 0 {
+            return Ok(match FrameHeader::parse(input)? {
+                Status::Complete((header, used)) => (used, Some(header)),
+                Status::Partial => {
+                    // Fewer bytes than a header: keep them.
+                    self.header[..input.len()].copy_from_slice(input);
+                    self.header_len = input.len() as u8;
+                    (input.len(), None)
+                }
+            });
+        }
+        let held = usize::from(self.header_len);
+        let take = (MAX_HEADER_LEN - held).min(input.len());
+        self.header[held..held + take].copy_from_slice(&input[..take]);
+        match FrameHeader::parse(&self.header[..held + take])? {
+            Status::Complete((header, used)) => {
+                self.header_len = 0;
+                Ok((used - held, Some(header)))
+            }
+            Status::Partial => {
+                self.header_len = (held + take) as u8;
+                Ok((take, None))
             }
         }
     }
 
-    /// Parses and checks the next header, consuming it from `buf`, and sets up
-    /// message assembly for data frames.
-    fn start_frame(
-        &mut self,
-        buf: &mut BytesMut,
-    ) -> Result<Option<FrameInProgress>, ProtocolError> {
-        let (header, header_len) = match FrameHeader::parse(buf)? {
-            Status::Complete(v) => v,
-            Status::Partial => return Ok(None),
-        };
+    /// Checks a new frame's header against the role, the limits and the
+    /// message in progress.
+    fn check_header(&self, header: &FrameHeader) -> Result<(), ProtocolError> {
         if header.rsv != 0 {
             return Err(ProtocolError::ReservedBits(header.rsv));
         }
@@ -296,8 +366,7 @@ impl Decoder {
             });
         }
         if !header.opcode.is_control() {
-            let continuing = self.message.is_some();
-            match (header.opcode, continuing) {
+            match (header.opcode, self.message.is_some()) {
                 (OpCode::Continuation, false) => return Err(ProtocolError::UnexpectedContinuation),
                 (OpCode::Text | OpCode::Binary, true) => {
                     return Err(ProtocolError::ExpectedContinuation);
@@ -311,28 +380,85 @@ impl Decoder {
                     max: self.limits.max_message_size,
                 });
             }
-            self.message_len = total;
-            match header.opcode {
-                OpCode::Text => {
+        }
+        Ok(())
+    }
+
+    /// Starts receiving a checked frame's payload, setting up assembly for
+    /// data frames.
+    fn begin_frame(&mut self, header: FrameHeader) -> &mut FrameInProgress {
+        if !header.opcode.is_control() {
+            self.message_len += header.payload_len;
+            // Within max_frame_size, checked above.
+            let len = header.payload_len as usize;
+            match (header.opcode, &mut self.message) {
+                (OpCode::Text, _) => {
                     self.message = Some(Assembly::Text {
-                        text: String::new(),
+                        text: String::with_capacity(len),
                         utf8: Utf8Validator::default(),
                     });
                 }
-                // A single-frame binary message needs no assembly buffer.
-                OpCode::Binary if !header.fin => {
+                (OpCode::Binary, _) => {
                     self.message = Some(Assembly::Binary {
-                        data: BytesMut::new(),
-                    });
+                        data: Vec::with_capacity(len),
+                    })
                 }
-                OpCode::Binary => {
-                    self.message_len = 0;
-                }
+                (_, Some(Assembly::Text { text, .. })) => text.reserve(len),
+                (_, Some(Assembly::Binary { data })) => data.reserve(len),
                 _ => {}
             }
         }
-        buf.advance(header_len);
-        Ok(Some(FrameInProgress { header, done: 0 }))
+        self.frame.insert(FrameInProgress { header, done: 0 })
+    }
+}
+
+/// Validates `piece` and appends it to `text`, unmasking it first if a key
+/// is given: through a stack block, so validation and the copy into the
+/// message read it from L1.
+#[inline]
+fn push_text(
+    utf8: &mut Utf8Validator,
+    text: &mut String,
+    piece: &[u8],
+    mask: Option<[u8; 4]>,
+    offset: usize,
+) -> Result<(), ProtocolError> {
+    let Some(key) = mask else {
+        return utf8
+            .push(piece, text)
+            .map_err(|_| ProtocolError::InvalidUtf8);
+    };
+    fn through<const N: usize>(
+        utf8: &mut Utf8Validator,
+        text: &mut String,
+        piece: &[u8],
+        key: [u8; 4],
+        offset: usize,
+    ) -> Result<(), ProtocolError> {
+        let mut block = [0u8; N];
+        for (i, chunk) in piece.chunks(N).enumerate() {
+            let block = &mut block[..chunk.len()];
+            block.copy_from_slice(chunk);
+            apply_mask(block, key, offset + i * N);
+            utf8.push(block, text)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
+    }
+    // Small messages are common: don't clear a 4 KiB block for them.
+    if piece.len() <= 128 {
+        through::<128>(utf8, text, piece, key, offset)
+    } else {
+        through::<4096>(utf8, text, piece, key, offset)
+    }
+}
+
+/// Appends `piece` to `out`, unmasked if a key is given.
+#[inline]
+fn push_unmasked(out: &mut Vec<u8>, piece: &[u8], mask: Option<[u8; 4]>, offset: usize) {
+    match mask {
+        Some(key) => extend_masked(out, piece, key, offset),
+        None => out.extend_from_slice(piece),
     }
 }
 
@@ -523,7 +649,7 @@ impl<R: RandomSource> Encoder<R> {
         out.reserve(n + payload.len());
         out.extend_from_slice(&bytes[..n]);
         match mask {
-            Some(key) => extend_masked(out, payload, key),
+            Some(key) => extend_masked(out, payload, key, 0),
             None => out.extend_from_slice(payload),
         }
     }

@@ -133,24 +133,18 @@ impl FrameHeader {
         let opcode = OpCode::from_u8(b0 & 0x0f)?;
         let masked = b1 & 0x80 != 0;
         let len7 = b1 & 0x7f;
-        if opcode.is_control() {
-            if !fin {
-                return Err(ProtocolError::FragmentedControlFrame);
-            }
-            if len7 > MAX_CONTROL_PAYLOAD as u8 {
-                // 126/127 announce ≥ 126 bytes; the exact figure is in the
-                // extended length, which the error reports when available.
-                let announced = match Self::extended_len(len7, &buf[2..]) {
-                    Some((len, _)) => len,
-                    None => u64::from(len7),
-                };
-                return Err(ProtocolError::ControlFrameTooLarge(announced));
-            }
+        if opcode.is_control() && !fin {
+            return Err(ProtocolError::FragmentedControlFrame);
         }
         let (payload_len, ext) = match Self::extended_len(len7, &buf[2..]) {
             Some(v) => v,
             None => return Ok(Status::Partial),
         };
+        // Checked once the whole length field is in, so the error reports the
+        // same figure however the bytes were split.
+        if opcode.is_control() && payload_len > MAX_CONTROL_PAYLOAD as u64 {
+            return Err(ProtocolError::ControlFrameTooLarge(payload_len));
+        }
         if payload_len >> 63 != 0 {
             return Err(ProtocolError::InvalidPayloadLength);
         }
@@ -320,10 +314,8 @@ mod tests {
             FrameHeader::parse(&[0x09, 0]),
             Err(ProtocolError::FragmentedControlFrame)
         );
-        assert_eq!(
-            FrameHeader::parse(&[0x89, 126]),
-            Err(ProtocolError::ControlFrameTooLarge(126))
-        );
+        // The whole length field is read first, whatever the split.
+        assert_eq!(FrameHeader::parse(&[0x89, 126]), Ok(Status::Partial));
         assert_eq!(
             FrameHeader::parse(&[0x89, 126, 0, 200]),
             Err(ProtocolError::ControlFrameTooLarge(200))

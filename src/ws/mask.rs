@@ -43,20 +43,43 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     mask_bytes(blocks.into_remainder(), key);
 }
 
-/// Appends `src` masked with `key` (starting at payload offset 0) to `dst`.
+/// Appends `src` masked with `key` to `dst`, as if `src` started `offset`
+/// bytes into the payload.
 ///
-/// Copies and masks in L1-sized pieces so each piece is masked while still in
-/// cache: close to a single pass over the data.
-pub(crate) fn extend_masked(dst: &mut impl super::OutBuffer, src: &[u8], key: [u8; 4]) {
-    const PIECE: usize = 4096;
-    dst.reserve(src.len());
-    for piece in src.chunks(PIECE) {
-        dst.extend_from_slice(piece);
-        let bytes = dst.as_mut_bytes();
-        let start = bytes.len() - piece.len();
-        // PIECE is a multiple of 4, so every piece starts key-aligned.
-        apply_mask(&mut bytes[start..], key, 0);
+/// One pass: each block is masked in registers on its way into `dst`, so it
+/// costs about one copy (a copy, then masking in place, costs two passes).
+pub(crate) fn extend_masked(
+    dst: &mut impl super::OutBuffer,
+    src: &[u8],
+    key: [u8; 4],
+    offset: usize,
+) {
+    let key = rotate_key(key, offset);
+    if src.len() < BLOCK {
+        let mut masked = [0u8; BLOCK];
+        let masked = &mut masked[..src.len()];
+        masked.copy_from_slice(src);
+        mask_bytes(masked, key);
+        dst.extend_from_slice(masked);
+        return;
     }
+    let wide = repeat_key(key);
+    dst.reserve(src.len());
+    let mut blocks = src.chunks_exact(BLOCK);
+    for block in &mut blocks {
+        let mut masked = [0u8; BLOCK];
+        for ((m, s), k) in masked.iter_mut().zip(block).zip(wide.iter()) {
+            *m = s ^ k;
+        }
+        dst.extend_from_slice(&masked);
+    }
+    // BLOCK is a multiple of 4, so the tail starts key-aligned.
+    let tail = blocks.remainder();
+    let mut masked = [0u8; BLOCK];
+    let masked = &mut masked[..tail.len()];
+    masked.copy_from_slice(tail);
+    mask_bytes(masked, key);
+    dst.extend_from_slice(masked);
 }
 
 #[inline]
@@ -68,8 +91,8 @@ fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
 #[inline]
 fn repeat_key(key: [u8; 4]) -> [u8; BLOCK] {
     let mut wide = [0u8; BLOCK];
-    for (i, b) in wide.iter_mut().enumerate() {
-        *b = key[i & 3];
+    for word in wide.chunks_exact_mut(4) {
+        word.copy_from_slice(&key);
     }
     wide
 }
@@ -129,11 +152,11 @@ mod tests {
         }
 
         #[test]
-        fn extend_masked_matches(data in proptest::collection::vec(any::<u8>(), 0..10_000), key: [u8; 4]) {
+        fn extend_masked_matches(data in proptest::collection::vec(any::<u8>(), 0..10_000), key: [u8; 4], offset in 0usize..8) {
             let mut out = vec![1, 2, 3];
-            extend_masked(&mut out, &data, key);
+            extend_masked(&mut out, &data, key, offset);
             let mut expect = data.clone();
-            reference(&mut expect, key, 0);
+            reference(&mut expect, key, offset);
             prop_assert_eq!(&out[..3], &[1, 2, 3]);
             prop_assert_eq!(&out[3..], &expect[..]);
         }

@@ -15,8 +15,56 @@ pub struct Outcome {
     pub fed_at_error: Option<usize>,
 }
 
-/// Feeds `wire` in the given chunk sizes (cycled), draining after each.
+/// Feeds `wire` to `Decoder::decode` in the given chunk sizes, draining
+/// each chunk before the next.
 pub fn feed_chunks(
+    role: Role,
+    limits: Limits,
+    wire: &[u8],
+    sizes: &mut dyn FnMut() -> usize,
+) -> Outcome {
+    let mut dec = Decoder::with_limits(role, limits);
+    let mut messages = Vec::new();
+    let mut fed = 0;
+    while fed < wire.len() {
+        let n = sizes().clamp(1, wire.len() - fed);
+        let mut chunk = &wire[fed..fed + n];
+        fed += n;
+        loop {
+            match dec.decode(chunk) {
+                Ok((used, msg)) => {
+                    assert!(used <= chunk.len());
+                    chunk = &chunk[used..];
+                    match msg {
+                        Some(m) => messages.push(m),
+                        None => {
+                            assert!(chunk.is_empty(), "None means all input was taken");
+                            break;
+                        }
+                    }
+                }
+                Err(e) => {
+                    // The decoder stays failed.
+                    assert_eq!(dec.decode(b"more"), Err(e.clone()));
+                    return Outcome {
+                        messages,
+                        error: Some(e),
+                        fed_at_error: Some(fed),
+                    };
+                }
+            }
+        }
+    }
+    Outcome {
+        messages,
+        error: None,
+        fed_at_error: None,
+    }
+}
+
+/// Feeds `wire` through `Decoder::decode_buf` and a `BytesMut` receive
+/// buffer, in the given chunk sizes.
+pub fn feed_buf(
     role: Role,
     limits: Limits,
     wire: &[u8],
@@ -31,12 +79,13 @@ pub fn feed_chunks(
         buf.extend_from_slice(&wire[fed..fed + n]);
         fed += n;
         loop {
-            match dec.decode(&mut buf) {
+            match dec.decode_buf(&mut buf) {
                 Ok(Some(m)) => messages.push(m),
-                Ok(None) => break,
+                Ok(None) => {
+                    assert!(buf.is_empty());
+                    break;
+                }
                 Err(e) => {
-                    // The decoder stays failed.
-                    assert_eq!(dec.decode(&mut buf), Err(e.clone()));
                     return Outcome {
                         messages,
                         error: Some(e),
@@ -61,6 +110,9 @@ pub fn decode_all_ways(role: Role, limits: Limits, wire: &[u8]) -> Outcome {
     let bytewise = feed_chunks(role, limits, wire, &mut || 1);
     assert_eq!(whole.messages, bytewise.messages, "whole vs 1-byte");
     assert_eq!(whole.error, bytewise.error, "whole vs 1-byte");
+    let buffered = feed_buf(role, limits, wire, &mut || 61);
+    assert_eq!(whole.messages, buffered.messages, "whole vs BytesMut");
+    assert_eq!(whole.error, buffered.error, "whole vs BytesMut");
     for seed in 0..8 {
         let mut rng = SeededRandom::new(seed);
         let random = feed_chunks(role, limits, wire, &mut || {
