@@ -6,7 +6,7 @@ use super::OutBuffer;
 use super::close::{CloseFrame, MAX_CLOSE_REASON};
 use super::error::{EncodeError, ProtocolError};
 use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
-use super::mask::{apply_mask, extend_masked};
+use super::mask::{apply_mask, copy_masked, extend_masked};
 use super::utf8::Utf8Validator;
 use crate::Status;
 use crate::random::{RandomSource, SeededRandom};
@@ -243,11 +243,7 @@ impl Decoder {
                         let payload = &input[pos..pos + len];
                         pos += len;
                         let message = if header.opcode == OpCode::Text {
-                            let mut text = String::with_capacity(len);
-                            let mut utf8 = Utf8Validator::default();
-                            push_text(&mut utf8, &mut text, payload, header.mask, 0)?;
-                            utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                            Incoming::Text(text)
+                            Incoming::Text(whole_text(payload, header.mask)?)
                         } else {
                             let mut data = Vec::with_capacity(len);
                             push_unmasked(&mut data, payload, header.mask, 0);
@@ -272,9 +268,10 @@ impl Decoder {
                     // The whole payload is here: one copy, straight out.
                     let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
                     let payload = &mut payload[..n];
-                    payload.copy_from_slice(piece);
-                    if let Some(key) = header.mask {
-                        apply_mask(payload, key, offset);
+                    match header.mask {
+                        // A whole payload starts at offset 0.
+                        Some(key) => copy_masked(payload, piece, key),
+                        None => payload.copy_from_slice(piece),
                     }
                     self.frame = None;
                     return Ok((
@@ -409,6 +406,33 @@ impl Decoder {
             }
         }
         self.frame.insert(FrameInProgress { header, done: 0 })
+    }
+}
+
+/// A whole text message: unmasked, validated and copied out in one pass.
+#[inline]
+fn whole_text(payload: &[u8], mask: Option<[u8; 4]>) -> Result<String, ProtocolError> {
+    const SMALL: usize = 128;
+    if payload.len() > SMALL {
+        let mut text = String::with_capacity(payload.len());
+        let mut utf8 = Utf8Validator::default();
+        push_text(&mut utf8, &mut text, payload, mask, 0)?;
+        utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+        return Ok(text);
+    }
+    // Small messages skip the block loop and the carry logic.
+    let mut block = [0u8; SMALL];
+    let bytes = match mask {
+        Some(key) => {
+            let block = &mut block[..payload.len()];
+            copy_masked(block, payload, key);
+            block
+        }
+        None => payload,
+    };
+    match simdutf8::basic::from_utf8(bytes) {
+        Ok(text) => Ok(text.to_owned()),
+        Err(_) => Err(ProtocolError::InvalidUtf8),
     }
 }
 

@@ -82,6 +82,29 @@ pub(crate) fn extend_masked(
     dst.extend_from_slice(masked);
 }
 
+/// Writes `src` masked with `key` (payload offset 0) into `dst`, which must
+/// be as long as `src`. For small payloads: one pass, a word at a time.
+#[inline]
+pub(crate) fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    let k = u32::from_ne_bytes(key);
+    let k8 = u64::from(k) | (u64::from(k) << 32);
+    let mut d = dst.chunks_exact_mut(8);
+    let mut s = src.chunks_exact(8);
+    for (d, s) in (&mut d).zip(&mut s) {
+        let v = u64::from_ne_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]) ^ k8;
+        d.copy_from_slice(&v.to_ne_bytes());
+    }
+    // Chunks of 8 keep the key aligned for the tail.
+    for ((d, s), k) in d
+        .into_remainder()
+        .iter_mut()
+        .zip(s.remainder())
+        .zip(key.iter().cycle())
+    {
+        *d = s ^ k;
+    }
+}
+
 #[inline]
 fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
     let r = offset & 3;
@@ -99,15 +122,18 @@ fn repeat_key(key: [u8; 4]) -> [u8; BLOCK] {
 
 #[inline]
 fn mask_bytes(buf: &mut [u8], key: [u8; 4]) {
-    let mut words = buf.chunks_exact_mut(4);
     let k = u32::from_ne_bytes(key);
+    let k8 = u64::from(k) | (u64::from(k) << 32);
+    let mut words = buf.chunks_exact_mut(8);
     for w in &mut words {
-        let v = u32::from_ne_bytes([w[0], w[1], w[2], w[3]]) ^ k;
+        let v = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ k8;
         w.copy_from_slice(&v.to_ne_bytes());
     }
-    for (b, k) in words.into_remainder().iter_mut().zip(key) {
-        *b ^= k;
-    }
+    let rest = words.into_remainder();
+    let mut word = [0u8; 8];
+    word[..rest.len()].copy_from_slice(rest);
+    let v = u64::from_ne_bytes(word) ^ k8;
+    rest.copy_from_slice(&v.to_ne_bytes()[..rest.len()]);
 }
 
 #[cfg(test)]
@@ -149,6 +175,15 @@ mod tests {
             apply_mask(a, key, 0);
             apply_mask(b, key, cut);
             prop_assert_eq!(parts, whole);
+        }
+
+        #[test]
+        fn copy_masked_matches(data in proptest::collection::vec(any::<u8>(), 0..300), key: [u8; 4]) {
+            let mut out = vec![0u8; data.len()];
+            copy_masked(&mut out, &data, key);
+            let mut expect = data.clone();
+            reference(&mut expect, key, 0);
+            prop_assert_eq!(out, expect);
         }
 
         #[test]
