@@ -49,3 +49,13 @@ fn decode_client_corpus() {
 fn decode_structured_corpus() {
     replay("decode_structured", structured::decode_structured);
 }
+
+#[test]
+fn handshake_request_corpus() {
+    replay("handshake_request", checks::handshake_request);
+}
+
+#[test]
+fn handshake_response_corpus() {
+    replay("handshake_response", checks::handshake_response);
+}

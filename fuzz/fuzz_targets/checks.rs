@@ -113,3 +113,88 @@ pub fn decode(role: Role, data: &[u8]) {
     let again = run(role, Limits::default(), &wire, usize::MAX);
     assert_eq!(again, (whole.0, None));
 }
+
+fn feed_request(
+    data: &[u8],
+    chunk: usize,
+) -> Option<Result<(http::Request<()>, usize), webwire::ws::handshake::HandshakeError>> {
+    let mut parser = webwire::ws::handshake::RequestParser::default();
+    let mut fed = 0;
+    for piece in data.chunks(chunk.max(1)) {
+        match parser.feed(piece) {
+            Ok(Status::Complete((req, used))) => {
+                assert!(used <= piece.len());
+                return Some(Ok((req, fed + used)));
+            }
+            Ok(Status::Partial) => fed += piece.len(),
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    None
+}
+
+/// Upgrade request parsing: chunking never changes the outcome; whatever
+/// parses can be validated without panicking, and an accepted request's
+/// response satisfies a client with the same key.
+pub fn handshake_request(data: &[u8]) {
+    use webwire::ws::handshake::{ServerConfig, accept};
+    let Some((&first, data)) = data.split_first() else {
+        return;
+    };
+    let whole = feed_request(data, usize::MAX);
+    let chunked = feed_request(data, usize::from(first % 13) + 1);
+    match (&whole, &chunked) {
+        (Some(Ok((a, n))), Some(Ok((b, m)))) => {
+            assert_eq!(
+                (a.method(), a.uri(), a.headers(), n),
+                (b.method(), b.uri(), b.headers(), m)
+            );
+        }
+        (Some(Err(a)), Some(Err(b))) => assert_eq!(a, b),
+        (None, None) => {}
+        other => panic!("chunking changed the outcome: {other:?}"),
+    }
+    let Some(Ok((request, _))) = whole else {
+        return;
+    };
+    let config = ServerConfig::new().with_protocols(["chat"]);
+    match accept(&request, &config) {
+        Ok(accepted) => {
+            let mut out = Vec::new();
+            accepted.write_response(&mut out);
+            assert!(out.starts_with(b"HTTP/1.1 101 "));
+        }
+        Err(e) => {
+            let mut out = Vec::new();
+            e.write_response(&mut out);
+            assert!(e.status().is_client_error());
+        }
+    }
+}
+
+/// Response parsing: chunking never changes the outcome, and nothing panics.
+pub fn handshake_response(data: &[u8]) {
+    use webwire::ws::handshake::{ClientConfig, ClientHandshake, ClientOutcome};
+    let Some((&first, data)) = data.split_first() else {
+        return;
+    };
+    let run = |chunk: usize| {
+        let config = ClientConfig::new().with_protocols(["chat"]);
+        let mut client =
+            ClientHandshake::with_key("ws://example.com/", config, *b"the sample nonce")
+                .expect("valid uri");
+        let mut fed = 0;
+        for piece in data.chunks(chunk.max(1)) {
+            match client.feed(piece) {
+                Ok(Status::Complete((outcome, used))) => {
+                    let accepted = matches!(outcome, ClientOutcome::Accepted(_));
+                    return Some(Ok((accepted, fed + used)));
+                }
+                Ok(Status::Partial) => fed += piece.len(),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        None
+    };
+    assert_eq!(run(usize::MAX), run(usize::from(first % 13) + 1));
+}

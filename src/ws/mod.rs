@@ -12,6 +12,7 @@ mod close;
 mod codec;
 mod error;
 mod frame;
+pub mod handshake;
 mod mask;
 mod utf8;
 

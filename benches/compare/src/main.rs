@@ -1,0 +1,1317 @@
+//! Head-to-head WebSocket codec benchmark: webwire against tungstenite,
+//! fastwebsockets and tokio-websockets, with a memcpy yardstick.
+//!
+//! Plain `main`, no criterion: warm up (and verify every contender's output in
+//! full), then `ROUNDS` rounds; each round runs every contender once per
+//! workload, interleaved, with the contender order rotated every round. The
+//! median of the rounds is reported per (workload, contender).
+//!
+//! Every contender is fed the same way, as if from a socket: an in-memory
+//! stream that hands out at most 64 KiB per read call. webwire, being sans-IO,
+//! gets the same chunks appended to a `BytesMut` and is drained with
+//! `decode` until `Ok(None)`. Encoders write into a counting in-memory sink
+//! (the bytes are captured and checked in the verification pass).
+//!
+//! See README.md for what each workload means and the caveats.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::io::{self, IoSlice, Read, Write};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{SinkExt, StreamExt};
+
+/// Most bytes the in-memory stream hands out per read call.
+const CHUNK: usize = 64 * 1024;
+/// Size limit every contender is configured with (frame and message).
+const LIMIT: usize = 64 << 20;
+/// Default number of measured rounds.
+const DEFAULT_ROUNDS: usize = 15;
+
+// ---------------------------------------------------------------------------
+// In-memory socket
+// ---------------------------------------------------------------------------
+
+/// An in-memory duplex stream. Reads serve `input` `repeat` times over, at
+/// most [`CHUNK`] bytes per call and never across a repetition boundary (so
+/// every repetition is chunked identically). Writes are counted and, when
+/// `capture` is set, kept for verification.
+struct MemStream<'a> {
+    input: &'a [u8],
+    repeat: usize,
+    pos: usize,
+    written: u64,
+    capture: Option<&'a mut Vec<u8>>,
+}
+
+impl<'a> MemStream<'a> {
+    fn reader(input: &'a [u8], repeat: usize) -> Self {
+        Self {
+            input,
+            repeat,
+            pos: 0,
+            written: 0,
+            capture: None,
+        }
+    }
+
+    fn writer(capture: Option<&'a mut Vec<u8>>) -> Self {
+        Self {
+            input: &[],
+            repeat: 0,
+            pos: 0,
+            written: 0,
+            capture,
+        }
+    }
+
+    /// The next read's worth of input: at most `max` (and [`CHUNK`]) bytes;
+    /// empty at end of input.
+    #[inline]
+    fn next_chunk(&mut self, max: usize) -> &'a [u8] {
+        if self.pos == self.input.len() {
+            if self.repeat <= 1 {
+                return &[];
+            }
+            self.repeat -= 1;
+            self.pos = 0;
+        }
+        let n = CHUNK.min(max).min(self.input.len() - self.pos);
+        let s = &self.input[self.pos..self.pos + n];
+        self.pos += n;
+        s
+    }
+
+    #[inline]
+    fn sink(&mut self, bytes: &[u8]) {
+        black_box(bytes);
+        self.written += bytes.len() as u64;
+        if let Some(c) = &mut self.capture {
+            c.extend_from_slice(bytes);
+        }
+    }
+}
+
+impl Read for MemStream<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let c = self.next_chunk(buf.len());
+        buf[..c.len()].copy_from_slice(c);
+        Ok(c.len())
+    }
+}
+
+impl Write for MemStream<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sink(buf);
+        Ok(buf.len())
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let mut n = 0;
+        for b in bufs {
+            self.sink(b);
+            n += b.len();
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl tokio::io::AsyncRead for MemStream<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let c = this.next_chunk(buf.remaining());
+        buf.put_slice(c);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for MemStream<'_> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(self.get_mut().write(buf))
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(self.get_mut().write_vectored(bufs))
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Proof of work: every delivered message is counted and fingerprinted
+// ---------------------------------------------------------------------------
+
+/// Messages and payload bytes delivered, plus a fingerprint of each message's
+/// length and first, middle and last byte (proves unmasking happened, at
+/// negligible cost). `full` additionally hashes every payload byte; it is
+/// used only in the (untimed) verification pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Tally {
+    msgs: u64,
+    bytes: u64,
+    fp: u64,
+    full: Option<u64>,
+}
+
+impl Tally {
+    fn new(full: bool) -> Self {
+        Self {
+            full: full.then_some(0xcbf2_9ce4_8422_2325),
+            ..Self::default()
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, p: &[u8]) {
+        self.msgs += 1;
+        self.bytes += p.len() as u64;
+        let (f, m, l) = match p {
+            [] => (0, 0, 0),
+            _ => (p[0], p[p.len() / 2], p[p.len() - 1]),
+        };
+        let word = u64::from(f) | u64::from(m) << 8 | u64::from(l) << 16 | (p.len() as u64) << 24;
+        self.fp = (self.fp.rotate_left(7) ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        if let Some(h) = &mut self.full {
+            for &b in p {
+                *h = (*h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+            *h = (*h ^ 0xff).wrapping_mul(0x0100_0000_01b3); // message boundary
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Input generation (independent of every contender)
+// ---------------------------------------------------------------------------
+
+/// Tiny deterministic generator (SplitMix64) for payloads and masking keys.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn key(&mut self) -> [u8; 4] {
+        (self.next() as u32).to_le_bytes()
+    }
+}
+
+/// Header length of a frame with `len` payload bytes.
+fn header_len(len: usize, masked: bool) -> usize {
+    let ext = match len {
+        0..=125 => 0,
+        126..=65535 => 2,
+        _ => 8,
+    };
+    2 + ext + if masked { 4 } else { 0 }
+}
+
+/// Appends one masked frame (RFC 6455 §5.2), written by hand.
+fn push_masked_frame(out: &mut Vec<u8>, fin: bool, opcode: u8, payload: &[u8], key: [u8; 4]) {
+    out.push(if fin { 0x80 } else { 0 } | opcode);
+    match payload.len() {
+        n @ 0..=125 => out.push(0x80 | n as u8),
+        n @ 126..=65535 => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&key);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i & 3]));
+}
+
+/// Exactly `len` bytes of mixed UTF-8: ASCII, é (2 bytes), € (3), 😀 (4).
+fn mixed_utf8(len: usize, rng: &mut Rng) -> String {
+    let mut s = String::with_capacity(len);
+    while len - s.len() >= 4 {
+        match rng.next() % 8 {
+            0 => s.push('é'),
+            1 => s.push('€'),
+            2 => s.push('😀'),
+            3 => s.push(' '),
+            r => s.push((b'a' + (r as u8 * 7 + s.len() as u8) % 26) as char),
+        }
+    }
+    while s.len() < len {
+        s.push('x');
+    }
+    s
+}
+
+/// Reference decoder for verifying encoder output: parses single, final,
+/// masked frames, checks opcode and masking, and unmasks byte by byte.
+/// Returns the tally and the first two masking keys seen.
+fn reference_decode(mut wire: &[u8], opcode: u8) -> (Tally, Vec<[u8; 4]>) {
+    let mut t = Tally::new(true);
+    let mut keys = Vec::new();
+    while !wire.is_empty() {
+        assert_eq!(
+            wire[0],
+            0x80 | opcode,
+            "frame must be FIN with opcode {opcode}"
+        );
+        assert!(wire[1] & 0x80 != 0, "client frame must be masked");
+        let (len, mut at) = match wire[1] & 0x7f {
+            126 => (u16::from_be_bytes([wire[2], wire[3]]) as usize, 4),
+            127 => (
+                u64::from_be_bytes(wire[2..10].try_into().unwrap()) as usize,
+                10,
+            ),
+            n => (n as usize, 2),
+        };
+        let key: [u8; 4] = wire[at..at + 4].try_into().unwrap();
+        at += 4;
+        if keys.len() < 2 {
+            keys.push(key);
+        }
+        let payload: Vec<u8> = wire[at..at + len]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ key[i & 3])
+            .collect();
+        t.add(&payload);
+        wire = &wire[at + len..];
+    }
+    (t, keys)
+}
+
+// ---------------------------------------------------------------------------
+// Workloads
+// ---------------------------------------------------------------------------
+
+struct EncodeInput {
+    /// Text messages (`Some`) or one binary message (`None`); sliced by
+    /// `msg_len`.
+    text: Option<String>,
+    bytes: Vec<u8>,
+    msg_len: usize,
+    count: usize,
+    /// Wire bytes of one repetition (headers included).
+    wire_len: u64,
+    /// Owned messages for the APIs that take ownership; cloning one is a
+    /// reference-count increment (no copy), done inside the timed region.
+    tung: Vec<tungstenite::Message>,
+    tws: Vec<tokio_websockets::Message>,
+}
+
+impl EncodeInput {
+    fn new(text: Option<String>, bytes: Vec<u8>, msg_len: usize) -> Self {
+        let count = bytes.len() / msg_len;
+        let shared = Bytes::from(bytes.clone());
+        let mut tung = Vec::with_capacity(count);
+        let mut tws = Vec::with_capacity(count);
+        for i in 0..count {
+            let b = shared.slice(i * msg_len..(i + 1) * msg_len);
+            if text.is_some() {
+                // Validated once here, outside the timed region.
+                let u = tungstenite::Utf8Bytes::try_from(b.clone()).expect("valid UTF-8");
+                tung.push(tungstenite::Message::Text(u));
+                tws.push(tokio_websockets::Message::text(b));
+            } else {
+                tung.push(tungstenite::Message::Binary(b.clone()));
+                tws.push(tokio_websockets::Message::binary(b));
+            }
+        }
+        let wire_len = (count * (header_len(msg_len, true) + msg_len)) as u64;
+        Self {
+            text,
+            bytes,
+            msg_len,
+            count,
+            wire_len,
+            tung,
+            tws,
+        }
+    }
+
+    fn range(&self, i: usize) -> std::ops::Range<usize> {
+        i * self.msg_len..(i + 1) * self.msg_len
+    }
+
+    fn opcode(&self) -> u8 {
+        if self.text.is_some() { 1 } else { 2 }
+    }
+}
+
+enum Kind {
+    Decode { wire: Vec<u8> },
+    Encode(EncodeInput),
+}
+
+struct Workload {
+    id: &'static str,
+    title: &'static str,
+    /// Report ns per message (else GB/s of payload).
+    per_msg: bool,
+    /// Messages and payload bytes per repetition.
+    msgs: u64,
+    payload_bytes: u64,
+    /// Repetitions per timed sample (one connection serves them all).
+    reps: usize,
+    kind: Kind,
+    /// The plaintext messages, for the expected tallies.
+    expect_fast: Tally,
+    expect_full: Tally,
+}
+
+impl Workload {
+    fn is_encode(&self) -> bool {
+        matches!(self.kind, Kind::Encode(_))
+    }
+
+    /// What the memcpy yardstick copies: the wire input for decoding, the
+    /// payload for encoding.
+    fn memcpy_src(&self) -> &[u8] {
+        match &self.kind {
+            Kind::Decode { wire } => wire,
+            Kind::Encode(e) => &e.bytes,
+        }
+    }
+}
+
+fn expected(messages: &[&[u8]], reps: usize, full: bool) -> Tally {
+    let mut t = Tally::new(full);
+    for _ in 0..reps {
+        for m in messages {
+            t.add(m);
+        }
+    }
+    t
+}
+
+#[inline(never)]
+fn decode_workload(
+    id: &'static str,
+    title: &'static str,
+    per_msg: bool,
+    reps: usize,
+    messages: &[&[u8]],
+    wire: Vec<u8>,
+) -> Workload {
+    Workload {
+        id,
+        title,
+        per_msg,
+        msgs: messages.len() as u64,
+        payload_bytes: messages.iter().map(|m| m.len() as u64).sum(),
+        reps,
+        expect_fast: expected(messages, reps, false),
+        expect_full: expected(messages, reps, true),
+        kind: Kind::Decode { wire },
+    }
+}
+
+#[inline(never)]
+fn encode_workload(
+    id: &'static str,
+    title: &'static str,
+    per_msg: bool,
+    reps: usize,
+    input: EncodeInput,
+) -> Workload {
+    let messages: Vec<&[u8]> = (0..input.count)
+        .map(|i| &input.bytes[input.range(i)])
+        .collect();
+    Workload {
+        id,
+        title,
+        per_msg,
+        msgs: input.count as u64,
+        payload_bytes: input.bytes.len() as u64,
+        reps,
+        expect_fast: expected(&messages, reps, false),
+        expect_full: expected(&messages, reps, true),
+        kind: Kind::Encode(input),
+    }
+}
+
+fn workloads() -> Vec<Workload> {
+    let mut rng = Rng(0x5eed);
+    let mut out = Vec::new();
+
+    // W1: 100,000 masked 16-byte ASCII text frames.
+    let texts: Vec<String> = (0..100_000).map(|i| format!("msg {i:011}\n")).collect();
+    assert!(texts.iter().all(|t| t.len() == 16));
+    let mut wire = Vec::new();
+    for t in &texts {
+        push_masked_frame(&mut wire, true, 1, t.as_bytes(), rng.key());
+    }
+    let msgs: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+    out.push(decode_workload(
+        "W1",
+        "decode 100k masked 16 B text frames",
+        true,
+        2,
+        &msgs,
+        wire,
+    ));
+
+    // W2: one masked 1 MiB binary frame.
+    let blob: Vec<u8> = (0..(1 << 20) / 8)
+        .flat_map(|_| rng.next().to_le_bytes())
+        .collect();
+    let mut wire = Vec::new();
+    push_masked_frame(&mut wire, true, 2, &blob, rng.key());
+    out.push(decode_workload(
+        "W2",
+        "decode 1 masked 1 MiB binary frame",
+        false,
+        32,
+        &[&blob],
+        wire,
+    ));
+
+    // W3: 16 masked 64 KiB text frames of mixed UTF-8.
+    let texts: Vec<String> = (0..16).map(|_| mixed_utf8(64 << 10, &mut rng)).collect();
+    let mut wire = Vec::new();
+    for t in &texts {
+        push_masked_frame(&mut wire, true, 1, t.as_bytes(), rng.key());
+    }
+    let msgs: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+    out.push(decode_workload(
+        "W3",
+        "decode 16 masked 64 KiB mixed-UTF-8 text frames",
+        false,
+        32,
+        &msgs,
+        wire,
+    ));
+
+    // W4: a 1 MiB mixed UTF-8 text message in 64 masked fragments (16 KiB
+    // each, so fragment boundaries split code points).
+    let text = mixed_utf8(1 << 20, &mut rng);
+    let mut wire = Vec::new();
+    let pieces: Vec<&[u8]> = text.as_bytes().chunks((1 << 20) / 64).collect();
+    assert_eq!(pieces.len(), 64);
+    for (i, p) in pieces.iter().enumerate() {
+        let opcode = if i == 0 { 1 } else { 0 };
+        push_masked_frame(&mut wire, i == 63, opcode, p, rng.key());
+    }
+    let split = pieces
+        .windows(2)
+        .filter(|w| (w[1][0] & 0xc0) == 0x80)
+        .count();
+    assert!(
+        split > 0,
+        "W4 should split some code points across fragments"
+    );
+    out.push(decode_workload(
+        "W4",
+        "decode 1 MiB mixed-UTF-8 text in 64 masked fragments",
+        false,
+        32,
+        &[text.as_bytes()],
+        wire,
+    ));
+
+    // W5a: client-role encode of 100,000 16-byte text messages.
+    let all: String = (0..100_000).map(|i| format!("out {i:011}\n")).collect();
+    let bytes = all.clone().into_bytes();
+    out.push(encode_workload(
+        "W5a",
+        "client encode 100k 16 B text messages",
+        true,
+        2,
+        EncodeInput::new(Some(all), bytes, 16),
+    ));
+
+    // W5b: client-role encode of one 1 MiB binary message.
+    let blob: Vec<u8> = (0..(1 << 20) / 8)
+        .flat_map(|_| rng.next().to_le_bytes())
+        .collect();
+    out.push(encode_workload(
+        "W5b",
+        "client encode 1 MiB binary message",
+        false,
+        32,
+        EncodeInput::new(None, blob, 1 << 20),
+    ));
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Contenders
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Webwire,
+    Tungstenite,
+    FastWebSockets,
+    TokioWebsockets,
+    Memcpy,
+    /// Diagnostic: webwire's encoder with `SeededRandom` instead of
+    /// `OsRandom`, to separate the cost of OS randomness per frame.
+    WebwireSeeded,
+    /// Diagnostic: webwire's slice-based `decode(&[u8])` instead of
+    /// `decode_buf(&mut BytesMut)`.
+    WebwireSlice,
+}
+
+const ALL: [Who; 7] = [
+    Who::Webwire,
+    Who::Tungstenite,
+    Who::FastWebSockets,
+    Who::TokioWebsockets,
+    Who::Memcpy,
+    Who::WebwireSeeded,
+    Who::WebwireSlice,
+];
+const PEERS: [Who; 3] = [Who::Tungstenite, Who::FastWebSockets, Who::TokioWebsockets];
+
+impl Who {
+    fn name(self) -> &'static str {
+        match self {
+            Who::Webwire => "webwire",
+            Who::Tungstenite => "tungstenite",
+            Who::FastWebSockets => "fastwebsockets",
+            Who::TokioWebsockets => "tokio-websockets",
+            Who::Memcpy => "memcpy",
+            Who::WebwireSeeded => "webwire+SeededRandom",
+            Who::WebwireSlice => "webwire+slice-decode",
+        }
+    }
+
+    fn applies(self, w: &Workload) -> bool {
+        match self {
+            Who::WebwireSeeded => w.is_encode(),
+            Who::WebwireSlice => !w.is_encode(),
+            _ => true,
+        }
+    }
+}
+
+struct Ctx {
+    rt: tokio::runtime::Runtime,
+    memcpy_dst: Vec<u8>,
+}
+
+fn ww_limits() -> webwire::ws::Limits {
+    webwire::ws::Limits::default()
+        .with_max_frame_size(LIMIT)
+        .with_max_message_size(LIMIT)
+}
+
+fn tung_config() -> tungstenite::protocol::WebSocketConfig {
+    tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(LIMIT))
+        .max_frame_size(Some(LIMIT))
+}
+
+fn tws_limits() -> tokio_websockets::Limits {
+    tokio_websockets::Limits::default().max_payload_len(Some(LIMIT))
+}
+
+// --- decoders ---------------------------------------------------------------
+
+#[inline(never)]
+fn decode_webwire(wire: &[u8], reps: usize, t: &mut Tally) {
+    use webwire::ws::{Decoder, Incoming, Role};
+    let mut src = MemStream::reader(wire, reps);
+    let mut dec = Decoder::with_limits(Role::Server, ww_limits());
+    let mut buf = BytesMut::with_capacity(CHUNK);
+    loop {
+        let chunk = src.next_chunk(CHUNK);
+        if chunk.is_empty() {
+            break;
+        }
+        buf.extend_from_slice(chunk);
+        while let Some(msg) = dec.decode_buf(&mut buf).expect("webwire: decode failed") {
+            match msg {
+                Incoming::Text(s) => t.add(s.as_bytes()),
+                Incoming::Binary(b) => t.add(&b),
+                other => panic!("webwire: unexpected {other:?}"),
+            }
+        }
+    }
+    assert!(
+        buf.is_empty() && !dec.is_mid_message(),
+        "webwire: input left over"
+    );
+}
+
+/// Diagnostic: webwire's slice API. Read into a reused 64 KiB buffer (as from
+/// a socket) and hand `decode` slices of it; no `BytesMut` in between.
+#[inline(never)]
+fn decode_webwire_slice(wire: &[u8], reps: usize, t: &mut Tally) {
+    use webwire::ws::{Decoder, Incoming, Role};
+    let mut src = MemStream::reader(wire, reps);
+    let mut dec = Decoder::with_limits(Role::Server, ww_limits());
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = src.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        let mut input = &buf[..n];
+        loop {
+            let (used, msg) = dec.decode(input).expect("webwire: decode failed");
+            input = &input[used..];
+            match msg {
+                Some(Incoming::Text(s)) => t.add(s.as_bytes()),
+                Some(Incoming::Binary(b)) => t.add(&b),
+                Some(other) => panic!("webwire: unexpected {other:?}"),
+                None => break,
+            }
+        }
+        assert!(input.is_empty());
+    }
+    assert!(!dec.is_mid_message(), "webwire: input left over");
+}
+
+#[inline(never)]
+fn decode_tungstenite(wire: &[u8], reps: usize, t: &mut Tally) {
+    use tungstenite::error::ProtocolError;
+    use tungstenite::{Error, Message};
+    let stream = MemStream::reader(wire, reps);
+    let mut ws = tungstenite::WebSocket::from_raw_socket(
+        stream,
+        tungstenite::protocol::Role::Server,
+        Some(tung_config()),
+    );
+    loop {
+        match ws.read() {
+            Ok(Message::Text(s)) => t.add(s.as_bytes()),
+            Ok(Message::Binary(b)) => t.add(&b),
+            Ok(other) => panic!("tungstenite: unexpected {other:?}"),
+            // End of input without a closing handshake: how the stream ends.
+            Err(Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => break,
+            Err(e) => panic!("tungstenite: {e}"),
+        }
+    }
+}
+
+#[inline(never)]
+fn decode_fastwebsockets(rt: &tokio::runtime::Runtime, wire: &[u8], reps: usize, t: &mut Tally) {
+    use fastwebsockets::{FragmentCollector, OpCode, Role, WebSocket, WebSocketError};
+    rt.block_on(async {
+        let mut ws = WebSocket::after_handshake(MemStream::reader(wire, reps), Role::Server);
+        // Frames must be *smaller* than this (its check is `>=`).
+        ws.set_max_message_size(LIMIT + 1);
+        // FragmentCollector is fastwebsockets' message-level API: it
+        // reassembles fragments and validates fragmented text incrementally;
+        // unfragmented text is validated by the WebSocket itself.
+        let mut ws = FragmentCollector::new(ws);
+        loop {
+            match ws.read_frame().await {
+                Ok(f) => match f.opcode {
+                    OpCode::Text | OpCode::Binary => t.add(&f.payload),
+                    _ => panic!("fastwebsockets: unexpected opcode"),
+                },
+                Err(WebSocketError::UnexpectedEOF) => break,
+                Err(e) => panic!("fastwebsockets: {e}"),
+            }
+        }
+    });
+}
+
+#[inline(never)]
+fn decode_tokio_websockets(rt: &tokio::runtime::Runtime, wire: &[u8], reps: usize, t: &mut Tally) {
+    rt.block_on(async {
+        let mut ws = tokio_websockets::ServerBuilder::new()
+            .limits(tws_limits())
+            .serve(MemStream::reader(wire, reps));
+        while let Some(msg) = ws.next().await {
+            let msg = msg.unwrap_or_else(|e| panic!("tokio-websockets: {e}"));
+            // as_text() does not re-validate: received text was validated
+            // during decoding (and flagged so).
+            if let Some(s) = msg.as_text() {
+                t.add(s.as_bytes());
+            } else if msg.is_binary() {
+                t.add(msg.as_payload());
+            } else {
+                panic!("tokio-websockets: unexpected {msg:?}");
+            }
+        }
+    });
+}
+
+// --- encoders ---------------------------------------------------------------
+
+/// webwire is sans-IO: it encodes into a caller-owned buffer, which is written
+/// to the socket whenever it holds 64 KiB, and at the end.
+#[inline(never)]
+fn encode_webwire<R: webwire::random::RandomSource>(
+    e: &EncodeInput,
+    reps: usize,
+    random: R,
+    sink: &mut MemStream<'_>,
+) {
+    use webwire::ws::{Encoder, Role};
+    let mut enc = Encoder::new(Role::Client, random);
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 2 * webwire::ws::MAX_HEADER_LEN + 64);
+    for _ in 0..reps {
+        for i in 0..e.count {
+            match &e.text {
+                Some(s) => enc.encode_text(&s[e.range(i)], &mut buf),
+                None => enc.encode_binary(&e.bytes[e.range(i)], &mut buf),
+            }
+            if buf.len() >= CHUNK {
+                sink.write_all(&buf).unwrap();
+                buf.clear();
+            }
+        }
+    }
+    sink.write_all(&buf).unwrap();
+}
+
+/// tungstenite buffers frames (128 KiB write buffer by default) and writes
+/// them to the stream; `write` + a final `flush` (not `send`, which flushes
+/// every message).
+#[inline(never)]
+fn encode_tungstenite(e: &EncodeInput, reps: usize, sink: MemStream<'_>) -> u64 {
+    let mut ws = tungstenite::WebSocket::from_raw_socket(
+        sink,
+        tungstenite::protocol::Role::Client,
+        Some(tung_config()),
+    );
+    for _ in 0..reps {
+        for m in &e.tung {
+            ws.write(m.clone()).expect("tungstenite: write");
+        }
+    }
+    ws.flush().expect("tungstenite: flush");
+    ws.get_ref().written
+}
+
+/// fastwebsockets writes each frame to the stream as it is sent (small frames
+/// through an internal buffer, frames over 1 KiB vectored). Masking needs a
+/// mutable payload, so a borrowed payload is copied into an owned `Vec` first
+/// (`Payload::to_mut`): that copy is the library's, not the harness's.
+#[inline(never)]
+fn encode_fastwebsockets(
+    rt: &tokio::runtime::Runtime,
+    e: &EncodeInput,
+    reps: usize,
+    sink: MemStream<'_>,
+) -> u64 {
+    use fastwebsockets::{Frame, Payload, Role, WebSocket};
+    rt.block_on(async {
+        let mut ws = WebSocket::after_handshake(sink, Role::Client);
+        for _ in 0..reps {
+            for i in 0..e.count {
+                let p = Payload::Borrowed(&e.bytes[e.range(i)]);
+                let frame = if e.text.is_some() {
+                    Frame::text(p)
+                } else {
+                    Frame::binary(p)
+                };
+                ws.write_frame(frame).await.expect("fastwebsockets: write");
+            }
+        }
+        ws.flush().await.expect("fastwebsockets: flush");
+        ws.into_inner().written
+    })
+}
+
+/// tokio-websockets is a `Sink<Message>`: `feed` each message, `flush` at the
+/// end (it flushes by itself past 8 KiB queued). A shared (non-unique)
+/// payload is copied into a fresh buffer to be masked.
+#[inline(never)]
+fn encode_tokio_websockets(
+    rt: &tokio::runtime::Runtime,
+    e: &EncodeInput,
+    reps: usize,
+    sink: MemStream<'_>,
+) -> u64 {
+    rt.block_on(async {
+        let mut ws = tokio_websockets::ClientBuilder::new()
+            .limits(tws_limits())
+            .take_over(sink);
+        for _ in 0..reps {
+            for m in &e.tws {
+                ws.feed(m.clone()).await.expect("tokio-websockets: feed");
+            }
+        }
+        ws.flush().await.expect("tokio-websockets: flush");
+        ws.get_ref().written
+    })
+}
+
+// --- driver -----------------------------------------------------------------
+
+/// Runs one timed sample (all of the workload's repetitions) and checks the
+/// result. `verify` turns on full-content hashing (decoders) or output
+/// capture and reference decoding (encoders). Returns seconds per repetition.
+fn sample(who: Who, w: &Workload, ctx: &mut Ctx, verify: bool) -> f64 {
+    let reps = w.reps;
+    let mut capture = Vec::new();
+    let mut t = Tally::new(verify);
+    let start = Instant::now();
+    let check_written = |written: u64, e: &EncodeInput| {
+        assert_eq!(
+            written,
+            e.wire_len * reps as u64,
+            "{}: {}: wrong output size",
+            who.name(),
+            w.id
+        );
+    };
+    match (&w.kind, who) {
+        (_, Who::Memcpy) => {
+            let src = w.memcpy_src();
+            let dst = &mut ctx.memcpy_dst[..src.len()];
+            for _ in 0..reps {
+                dst.copy_from_slice(black_box(src));
+                black_box(&mut *dst);
+            }
+            assert_eq!(dst.last(), src.last());
+        }
+        (Kind::Decode { wire }, who) => {
+            match who {
+                Who::Webwire => decode_webwire(wire, reps, &mut t),
+                Who::Tungstenite => decode_tungstenite(wire, reps, &mut t),
+                Who::FastWebSockets => decode_fastwebsockets(&ctx.rt, wire, reps, &mut t),
+                Who::TokioWebsockets => decode_tokio_websockets(&ctx.rt, wire, reps, &mut t),
+                Who::WebwireSlice => decode_webwire_slice(wire, reps, &mut t),
+                Who::Memcpy | Who::WebwireSeeded => unreachable!(),
+            }
+            let expect = if verify { w.expect_full } else { w.expect_fast };
+            assert_eq!(
+                t,
+                expect,
+                "{}: {}: wrong messages delivered",
+                who.name(),
+                w.id
+            );
+        }
+        (Kind::Encode(e), who) => {
+            let sink = MemStream::writer(verify.then_some(&mut capture));
+            let written = match who {
+                Who::Webwire => {
+                    let mut sink = sink;
+                    encode_webwire(e, reps, webwire::random::OsRandom::default(), &mut sink);
+                    sink.written
+                }
+                Who::WebwireSeeded => {
+                    let mut sink = sink;
+                    encode_webwire(e, reps, webwire::random::SeededRandom::new(1), &mut sink);
+                    sink.written
+                }
+                Who::Tungstenite => encode_tungstenite(e, reps, sink),
+                Who::FastWebSockets => encode_fastwebsockets(&ctx.rt, e, reps, sink),
+                Who::TokioWebsockets => encode_tokio_websockets(&ctx.rt, e, reps, sink),
+                Who::Memcpy | Who::WebwireSlice => unreachable!(),
+            };
+            check_written(written, e);
+        }
+    }
+    let secs = start.elapsed().as_secs_f64() / reps as f64;
+    if verify
+        && who != Who::Memcpy
+        && let Kind::Encode(e) = &w.kind
+    {
+        let (t, keys) = reference_decode(&capture, e.opcode());
+        assert_eq!(
+            t,
+            w.expect_full,
+            "{}: {}: encoded output decodes wrong",
+            who.name(),
+            w.id
+        );
+        assert_ne!(keys[0], [0; 4], "{}: zero masking key", who.name());
+        if keys.len() == 2 {
+            assert_ne!(keys[0], keys[1], "{}: masking key reused", who.name());
+        }
+    }
+    secs
+}
+
+/// Interquartile range over median (nearest-rank quartiles).
+fn iqr_rel(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+    (q(0.75) - q(0.25)) / median(&mut v)
+}
+
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reporting
+// ---------------------------------------------------------------------------
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Resolved versions of the interesting packages, read from Cargo.lock.
+fn crate_versions() -> BTreeMap<&'static str, Vec<String>> {
+    const LOCK: &str = include_str!("../Cargo.lock");
+    const NAMES: [&str; 6] = [
+        "webwire",
+        "tungstenite",
+        "fastwebsockets",
+        "tokio-websockets",
+        "tokio",
+        "simdutf8",
+    ];
+    let mut out: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for block in LOCK.split("[[package]]") {
+        let field = |k: &str| {
+            block
+                .lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(|v| v.trim().trim_matches('"').to_owned())
+        };
+        if let (Some(name), Some(version)) = (field("name = "), field("version = "))
+            && let Some(n) = NAMES.iter().find(|n| **n == name)
+        {
+            out.entry(n).or_default().push(version);
+        }
+    }
+    out
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(o, "\\u{:04x}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// The figure shown for a time per repetition: ns/msg or GB/s of payload.
+fn figure(w: &Workload, secs: f64) -> f64 {
+    if w.per_msg {
+        secs * 1e9 / w.msgs as f64
+    } else {
+        w.payload_bytes as f64 / secs / 1e9
+    }
+}
+
+fn main() {
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(DEFAULT_ROUNDS);
+    let out_path = std::env::var("OUT").unwrap_or_else(|_| "target/compare.json".into());
+
+    let cpu = cpu_model();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let rustc = env!("COMPARE_RUSTC_VERSION");
+    let versions = crate_versions();
+    let profile = if cfg!(debug_assertions) {
+        "debug (numbers meaningless!)"
+    } else {
+        "release"
+    };
+
+    println!("# webwire head-to-head");
+    println!();
+    println!("- CPU: {cpu} ({cores} logical cores available)");
+    let webwire_rev = env!("COMPARE_WEBWIRE_REV");
+    println!("- {rustc}, {profile} profile");
+    println!("- webwire source: {webwire_rev}");
+    let vs: Vec<String> = versions
+        .iter()
+        .map(|(k, v)| format!("{k} {}", v.join("/")))
+        .collect();
+    println!("- crates: {}", vs.join(", "));
+    println!(
+        "- rounds: {rounds} (median reported), reads of at most {} KiB",
+        CHUNK >> 10
+    );
+    println!();
+
+    eprintln!("generating inputs…");
+    // Optional filters, e.g. for profiling: ONLY=W1,W3 CONTENDERS=webwire,memcpy
+    let list = |var: &str| -> Option<Vec<String>> {
+        std::env::var(var)
+            .ok()
+            .map(|v| v.split(',').map(|x| x.trim().to_lowercase()).collect())
+    };
+    let only = list("ONLY");
+    let picked = list("CONTENDERS");
+    let mut loads = workloads();
+    if let Some(only) = &only {
+        loads.retain(|w| only.contains(&w.id.to_lowercase()));
+        assert!(
+            !loads.is_empty(),
+            "ONLY matched no workload (W1, W2, W3, W4, W5a, W5b)"
+        );
+    }
+    let enabled = |who: Who| {
+        picked
+            .as_ref()
+            .is_none_or(|p| p.iter().any(|n| n == who.name()))
+    };
+    let biggest = loads.iter().map(|w| w.memcpy_src().len()).max().unwrap();
+    let mut ctx = Ctx {
+        rt: tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("tokio runtime"),
+        memcpy_dst: vec![0u8; biggest],
+    };
+
+    // Warm-up + verification: every contender, every workload, full checks.
+    eprintln!("warm-up and full verification…");
+    for w in &loads {
+        for who in ALL
+            .iter()
+            .copied()
+            .filter(|who| who.applies(w) && enabled(*who))
+        {
+            sample(who, w, &mut ctx, true);
+            sample(who, w, &mut ctx, false);
+        }
+    }
+
+    // Measured rounds, interleaved, order rotated every round.
+    let mut times: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
+    for round in 0..rounds {
+        eprint!("\rround {}/{rounds}", round + 1);
+        for (wi, w) in loads.iter().enumerate() {
+            for k in 0..ALL.len() {
+                let ci = (k + round) % ALL.len();
+                let who = ALL[ci];
+                if who.applies(w) && enabled(who) {
+                    let s = sample(who, w, &mut ctx, false);
+                    times.entry((wi, ci)).or_default().push(s);
+                }
+            }
+        }
+    }
+    eprintln!();
+
+    let med: BTreeMap<(usize, usize), f64> = times
+        .iter()
+        .map(|(k, v)| (*k, median(&mut v.clone())))
+        .collect();
+    let idx = |who: Who| ALL.iter().position(|w| *w == who).unwrap();
+
+    // Markdown table.
+    let main_cols = [
+        Who::Webwire,
+        Who::Tungstenite,
+        Who::FastWebSockets,
+        Who::TokioWebsockets,
+    ];
+    let mut table = String::new();
+    let _ = write!(table, "| workload | unit |");
+    for c in main_cols {
+        let _ = write!(table, " {} |", c.name());
+    }
+    let _ = writeln!(table, " memcpy | webwire ÷ memcpy | spread |");
+    let _ = writeln!(
+        table,
+        "|---|---|{}---:|---:|---:|",
+        "---:|".repeat(main_cols.len())
+    );
+    let mut json_rows = Vec::new();
+    for (wi, w) in loads.iter().enumerate() {
+        let t = |who: Who| med.get(&(wi, idx(who))).copied();
+        // The peer with the best median, and its time.
+        let best = PEERS
+            .iter()
+            .filter_map(|p| t(*p).map(|x| (*p, x)))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        let unit = if w.per_msg { "ns/msg ↓" } else { "GB/s ↑" };
+        let _ = write!(table, "| {} {} | {unit} |", w.id, w.title);
+        let fmt = |x: f64| {
+            if w.per_msg {
+                format!("{x:.1}")
+            } else {
+                format!("{x:.2}")
+            }
+        };
+        for c in main_cols {
+            let cell = match (t(c), best) {
+                (Some(x), Some((_, b))) => format!("{} ({:.2}×)", fmt(figure(w, x)), b / x),
+                (Some(x), None) => fmt(figure(w, x)),
+                (None, _) => "—".into(),
+            };
+            let _ = write!(table, " {cell} |");
+        }
+        let memcpy = t(Who::Memcpy).map_or("—".into(), |x| fmt(figure(w, x)));
+        let vs_memcpy = match (t(Who::Memcpy), t(Who::Webwire)) {
+            (Some(m), Some(x)) => format!("{:.2}×", m / x),
+            _ => "—".into(),
+        };
+        // Noise: the widest interquartile range, relative to its median,
+        // among this row's contenders.
+        let spread = main_cols
+            .iter()
+            .chain([&Who::Memcpy])
+            .filter_map(|c| times.get(&(wi, idx(*c))))
+            .map(|v| iqr_rel(v))
+            .fold(0.0, f64::max);
+        let _ = writeln!(table, " {memcpy} | {vs_memcpy} | ±{:.0}% |", spread * 50.0);
+
+        let mut contenders = Vec::new();
+        for (ci, who) in ALL.iter().enumerate() {
+            let Some(samples) = times.get(&(wi, ci)) else {
+                continue;
+            };
+            let m = med[&(wi, ci)];
+            let secs: Vec<String> = samples.iter().map(|s| format!("{s:.9}")).collect();
+            let vs = best.map_or("null".into(), |(_, b)| format!("{:.4}", b / m));
+            // Same-round pairing against the best peer: robust to load that
+            // drifts between rounds.
+            let paired = best.map_or("null".into(), |(bp, _)| {
+                let peer = &times[&(wi, idx(bp))];
+                let mut r: Vec<f64> = peer.iter().zip(samples).map(|(p, x)| p / x).collect();
+                format!("{:.4}", median(&mut r))
+            });
+            contenders.push(format!(
+                "{{\"name\":{},\"median_secs_per_rep\":{m:.9},\"figure\":{:.4},\"vs_best_peer\":{vs},\"paired_vs_best_peer\":{paired},\"iqr_over_median\":{:.4},\"samples_secs_per_rep\":[{}]}}",
+                json_str(who.name()),
+                figure(w, m),
+                iqr_rel(samples),
+                secs.join(",")
+            ));
+        }
+        json_rows.push(format!(
+            "{{\"id\":{},\"title\":{},\"unit\":{},\"messages_per_rep\":{},\"payload_bytes_per_rep\":{},\"reps_per_sample\":{},\"best_peer\":{},\"contenders\":[{}]}}",
+            json_str(w.id),
+            json_str(w.title),
+            json_str(if w.per_msg { "ns/msg" } else { "GB/s" }),
+            w.msgs,
+            w.payload_bytes,
+            w.reps,
+            best.map_or("null".into(), |(p, _)| json_str(p.name())),
+            contenders.join(",")
+        ));
+    }
+    print!("{table}");
+    println!();
+    println!(
+        "Cells: median figure (speed relative to the fastest of tungstenite/fastwebsockets/tokio-websockets; >1 = faster)."
+    );
+    println!(
+        "memcpy: copying the same input bytes (wire bytes for decode, payload for encode) into a pre-allocated Vec;"
+    );
+    println!(
+        "webwire ÷ memcpy: webwire's speed as a fraction of that copy. GB/s = payload bytes / time (10^9)."
+    );
+    println!(
+        "spread: the widest interquartile range among the row's cells, as ± half of it over the median (noise)."
+    );
+    println!();
+    println!("Notes:");
+    println!(
+        "- fastwebsockets: read through FragmentCollector (its message-level API); fragmented text is validated with"
+    );
+    println!(
+        "  the `utf8` crate, unfragmented text with simdutf8. Encoding a borrowed payload copies it into a Vec to mask it."
+    );
+    println!(
+        "- tungstenite validates text with std `str::from_utf8` (fragmented: the `utf8` crate), not SIMD."
+    );
+    println!(
+        "- Masking keys: tungstenite, fastwebsockets and tokio-websockets (feature `rand`, which it has to be"
+    );
+    println!(
+        "  given: it has no default RNG) draw from rand's thread-local user-space CSPRNG; webwire uses its"
+    );
+    println!(
+        "  `OsRandom` (getrandom(2)); the SeededRandom diagnostic below shows what the OS randomness costs."
+    );
+    println!(
+        "- Encoders write to a counting in-memory sink (no syscalls): per-message writes (fastwebsockets) cost"
+    );
+    println!("  nothing here that they would cost on a real socket.");
+    println!(
+        "- webwire returns text as an owned `String` (one copy out of the receive buffer); the others hand out"
+    );
+    println!("  zero-copy views of their read buffer.");
+    println!();
+    println!("Diagnostics (not in the ratios):");
+    for (wi, w) in loads.iter().enumerate() {
+        let unit = if w.per_msg { "ns/msg" } else { "GB/s" };
+        let base = med
+            .get(&(wi, idx(Who::Webwire)))
+            .map_or("—".into(), |&x| format!("{:.2}", figure(w, x)));
+        if let Some(&m) = med.get(&(wi, idx(Who::WebwireSeeded))) {
+            println!(
+                "- {} webwire with SeededRandom instead of OsRandom: {:.2} {unit} (OsRandom: {base})",
+                w.id,
+                figure(w, m),
+            );
+        }
+        if let Some(&m) = med.get(&(wi, idx(Who::WebwireSlice))) {
+            println!(
+                "- {} webwire slice API `decode(&[u8])` from a reused 64 KiB read buffer: {:.2} {unit} (`decode_buf` + BytesMut: {base})",
+                w.id,
+                figure(w, m),
+            );
+        }
+    }
+
+    let vjson: Vec<String> = versions
+        .iter()
+        .map(|(k, v)| format!("{}:{}", json_str(k), json_str(&v.join("/"))))
+        .collect();
+    let json = format!(
+        "{{\"machine\":{{\"cpu\":{},\"cores\":{cores},\"rustc\":{},\"profile\":{}}},\"webwire_rev\":{},\"versions\":{{{}}},\"rounds\":{rounds},\"read_chunk_bytes\":{CHUNK},\"workloads\":[{}]}}\n",
+        json_str(&cpu),
+        json_str(rustc),
+        json_str(profile),
+        json_str(webwire_rev),
+        vjson.join(","),
+        json_rows.join(",")
+    );
+    if let Some(dir) = std::path::Path::new(&out_path).parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(&out_path, json).unwrap_or_else(|e| panic!("writing {out_path}: {e}"));
+    println!();
+    println!("JSON written to {out_path}");
+}

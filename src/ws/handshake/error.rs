@@ -1,0 +1,122 @@
+//! Handshake errors, each with the HTTP status to answer with.
+
+use http::{HeaderValue, Response, StatusCode, header};
+
+/// Why an opening handshake failed.
+///
+/// On the server side every variant maps to a status ([`status`](Self::status))
+/// and a ready-to-send response ([`response`](Self::response)) that closes the
+/// connection. On the client side the variants name what the server got
+/// wrong.
+///
+/// ```
+/// use http::StatusCode;
+/// use webwire::ws::handshake::HandshakeError;
+///
+/// let err = HandshakeError::UnsupportedVersion;
+/// assert_eq!(err.status(), StatusCode::UPGRADE_REQUIRED);
+/// let response = err.response();
+/// assert_eq!(response.headers()["sec-websocket-version"], "13");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The header block is larger than the configured limit.
+    #[error("header block larger than {0} bytes")]
+    HeadTooLarge(usize),
+    /// More header fields than the configured limit.
+    #[error("more than {0} header fields")]
+    TooManyHeaders(usize),
+    /// Not a parseable HTTP/1.1 message.
+    #[error("malformed HTTP message: {0}")]
+    Malformed(&'static str),
+    /// The request method is not GET (or CONNECT for HTTP/2 and HTTP/3).
+    #[error("method {0} cannot open a WebSocket")]
+    Method(String),
+    /// HTTP/1.0 or older.
+    #[error("HTTP/1.1 or later is required")]
+    HttpVersion,
+    /// No Host header (HTTP/1.1), or no authority (HTTP/2, HTTP/3).
+    #[error("missing Host")]
+    MissingHost,
+    /// `Upgrade` does not list `websocket`.
+    #[error("Upgrade header does not list websocket")]
+    NotWebSocketUpgrade,
+    /// `Connection` does not list `upgrade`.
+    #[error("Connection header does not list upgrade")]
+    NotConnectionUpgrade,
+    /// `Sec-WebSocket-Key` missing, repeated or not 16 base64-encoded bytes.
+    #[error("Sec-WebSocket-Key missing or not 16 base64-encoded bytes")]
+    InvalidKey,
+    /// `Sec-WebSocket-Version` is not 13.
+    #[error("Sec-WebSocket-Version must be 13")]
+    UnsupportedVersion,
+    /// The origin policy refused the request's `Origin`.
+    #[error("origin not allowed")]
+    OriginRejected,
+    /// A `Sec-WebSocket-Protocol` or `Sec-WebSocket-Extensions` header that
+    /// cannot be parsed.
+    #[error("malformed {0} header")]
+    MalformedHeader(&'static str),
+    /// HTTP/2 or HTTP/3: the extended CONNECT `:protocol` is not `websocket`.
+    #[error("extended CONNECT without :protocol websocket")]
+    NotWebSocketProtocol,
+    /// HTTP/2 or HTTP/3: `:scheme` or `:path` missing.
+    #[error("extended CONNECT without :scheme or :path")]
+    MissingSchemeOrPath,
+    /// Client: the URI is not `ws://`, `wss://`, `http://` or `https://`
+    /// with a host, or has user information.
+    #[error("invalid WebSocket URI: {0}")]
+    InvalidUri(String),
+    /// Client: the response's `Sec-WebSocket-Accept` does not match the key.
+    #[error("Sec-WebSocket-Accept does not match the key")]
+    AcceptMismatch,
+    /// Client: the server chose a subprotocol the client did not offer, or
+    /// sent several.
+    #[error("server chose a subprotocol that was not offered")]
+    UnexpectedProtocol,
+    /// Client: the server accepted an extension (or parameters) the client
+    /// did not offer.
+    #[error("server accepted an extension that was not offered: {0}")]
+    UnexpectedExtension(String),
+    /// A header value that is not valid in an `http` header.
+    #[error("invalid header value for {0}")]
+    InvalidHeaderValue(String),
+}
+
+impl HandshakeError {
+    /// The HTTP status a server answers this error with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::HeadTooLarge(_) | Self::TooManyHeaders(_) => {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
+            Self::UnsupportedVersion => StatusCode::UPGRADE_REQUIRED,
+            Self::OriginRejected => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// A response that refuses the handshake and closes the connection:
+    /// the status, `Connection: close`, `Content-Length: 0`, and for a
+    /// version mismatch `Sec-WebSocket-Version: 13` (RFC 6455 §4.4).
+    pub fn response(&self) -> Response<()> {
+        let mut response = Response::new(());
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        if matches!(self, Self::UnsupportedVersion) {
+            headers.insert(
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
+        }
+        response
+    }
+
+    /// Appends [`response`](Self::response) as HTTP/1.1 bytes to `out`.
+    pub fn write_response(&self, out: &mut Vec<u8>) {
+        super::write_response(&self.response(), out);
+    }
+}

@@ -1,0 +1,75 @@
+//! WebSocket over HTTP/2 (RFC 8441) and HTTP/3 (RFC 9220): the extended
+//! CONNECT handshake.
+//!
+//! The `http` crate has no field for the `:protocol` pseudo-header, and each
+//! HTTP/2 or HTTP/3 crate carries it its own way, so the functions here take
+//! it as a plain string:
+//!
+//! * `h2` server: `request.extensions().get::<h2::ext::Protocol>().map(|p| p.as_str())`;
+//!   enable it with `h2::server::Builder::enable_connect_protocol()`.
+//! * `h3` server: `request.extensions().get::<h3::ext::Protocol>()`, compared
+//!   with `h3::ext::Protocol::WEB_SOCKET` (enable with
+//!   `enable_extended_connect(true)`).
+//!
+//! After a `200`, the stream carries WebSocket frames exactly as a TCP
+//! connection would: run the same [`Decoder`](crate::ws::Decoder) and
+//! [`Encoder`](crate::ws::Encoder) over it.
+
+use http::{Method, Request, Response, StatusCode};
+
+use super::HandshakeError;
+use super::server::{Accepted, ServerConfig, check_version, finish_response, negotiate};
+
+/// The `:protocol` value that asks for a WebSocket.
+pub const EXTENDED_CONNECT_PROTOCOL: &str = "websocket";
+
+/// Validates an extended CONNECT request (RFC 8441 §4–5): `:method CONNECT`,
+/// `:protocol websocket` (passed as `protocol`), `:scheme`, `:path` and
+/// `:authority` present, `sec-websocket-version: 13`; then the origin policy,
+/// subprotocol and extensions as over HTTP/1.1. Builds the `200` response.
+///
+/// ```
+/// use webwire::ws::handshake::{ServerConfig, accept_extended_connect};
+///
+/// let request = http::Request::builder()
+///     .method("CONNECT")
+///     .uri("https://example.com/chat")
+///     .header("sec-websocket-version", "13")
+///     .header("sec-websocket-protocol", "chat")
+///     .body(())?;
+/// let accepted = accept_extended_connect(&request, Some("websocket"), &ServerConfig::new().with_protocols(["chat"]))?;
+/// assert_eq!(accepted.response.status(), 200);
+/// assert_eq!(accepted.protocol.as_deref(), Some("chat"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn accept_extended_connect<B>(
+    request: &Request<B>,
+    protocol: Option<&str>,
+    config: &ServerConfig,
+) -> Result<Accepted, HandshakeError> {
+    if request.method() != Method::CONNECT {
+        return Err(HandshakeError::Method(request.method().to_string()));
+    }
+    if !protocol.is_some_and(|p| p.eq_ignore_ascii_case(EXTENDED_CONNECT_PROTOCOL)) {
+        return Err(HandshakeError::NotWebSocketProtocol);
+    }
+    let uri = request.uri();
+    if uri.scheme().is_none() || uri.path_and_query().is_none() {
+        return Err(HandshakeError::MissingSchemeOrPath);
+    }
+    if uri.authority().is_none_or(|a| a.host().is_empty()) {
+        return Err(HandshakeError::MissingHost);
+    }
+    let headers = request.headers();
+    check_version(headers)?;
+    let (protocol, extensions) = negotiate(headers, config)?;
+    let mut response = Response::new(());
+    *response.status_mut() = StatusCode::OK;
+    *response.version_mut() = request.version();
+    finish_response(&mut response, config, &protocol, &extensions)?;
+    Ok(Accepted {
+        response,
+        protocol,
+        extensions,
+    })
+}

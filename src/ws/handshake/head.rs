@@ -1,0 +1,321 @@
+//! Reading an HTTP/1.1 head (request or response) incrementally, in linear
+//! time, and writing one.
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Version};
+
+use super::HandshakeError;
+use crate::Status;
+
+/// Limits on the handshake's header block.
+///
+/// ```
+/// use webwire::ws::handshake::HandshakeLimits;
+///
+/// let limits = HandshakeLimits::default().with_max_head_size(64 * 1024);
+/// assert_eq!(limits.max_headers, 64);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HandshakeLimits {
+    /// Largest header block, request line and blank line included (default
+    /// 16 KiB). Larger: 431.
+    pub max_head_size: usize,
+    /// Most header fields (default 64). More: 431.
+    pub max_headers: usize,
+}
+
+impl HandshakeLimits {
+    /// These limits with `max_head_size` set to `bytes`.
+    pub const fn with_max_head_size(mut self, bytes: usize) -> Self {
+        self.max_head_size = bytes;
+        self
+    }
+
+    /// These limits with `max_headers` set to `count`.
+    pub const fn with_max_headers(mut self, count: usize) -> Self {
+        self.max_headers = count;
+        self
+    }
+}
+
+impl Default for HandshakeLimits {
+    fn default() -> Self {
+        Self {
+            max_head_size: 16 * 1024,
+            max_headers: 64,
+        }
+    }
+}
+
+/// Collects bytes up to the blank line that ends an HTTP head. Each byte is
+/// scanned once, however the input is split, so the cost is linear.
+#[derive(Debug, Default)]
+pub(crate) struct HeadReader {
+    buf: Vec<u8>,
+    /// Where the terminator search resumes.
+    scanned: usize,
+}
+
+impl HeadReader {
+    /// Takes bytes from `input` until the head is complete. Returns the
+    /// bytes of `input` that belong to the head once it is, `None` while
+    /// more are needed (all of `input` was taken).
+    pub(crate) fn feed(
+        &mut self,
+        input: &[u8],
+        max_size: usize,
+    ) -> Result<Option<usize>, HandshakeError> {
+        let start = self.buf.len();
+        // One byte past the limit is enough to know it was exceeded.
+        let take = input.len().min((max_size + 1).saturating_sub(start));
+        self.buf.extend_from_slice(&input[..take]);
+        if let Some(end) = self.find_end() {
+            if end > max_size {
+                return Err(HandshakeError::HeadTooLarge(max_size));
+            }
+            self.buf.truncate(end);
+            return Ok(Some(end - start));
+        }
+        if self.buf.len() > max_size {
+            return Err(HandshakeError::HeadTooLarge(max_size));
+        }
+        Ok(None)
+    }
+
+    /// Finds the end of the head: a line feed followed by an empty line
+    /// (`\n\n` or `\n\r\n`; RFC 9112 §2.2 lets recipients accept bare LF).
+    fn find_end(&mut self) -> Option<usize> {
+        let buf = &self.buf;
+        let mut p = self.scanned;
+        while let Some(i) = buf[p..].iter().position(|&b| b == b'\n') {
+            let lf = p + i;
+            match buf.get(lf + 1..) {
+                Some([b'\n', ..]) => return Some(lf + 2),
+                Some([b'\r', b'\n', ..]) => return Some(lf + 3),
+                // Not enough bytes yet to tell: resume here next time.
+                Some([]) | Some([b'\r']) => {
+                    self.scanned = lf;
+                    return None;
+                }
+                _ => p = lf + 1,
+            }
+        }
+        self.scanned = buf.len();
+        None
+    }
+
+    /// The complete head.
+    pub(crate) fn head(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Frees the buffer.
+    pub(crate) fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// Reads the client's upgrade request from bytes as they arrive.
+///
+/// [`feed`](Self::feed) returns [`Status::Partial`] until the header block is
+/// complete, then the request and how many bytes of that call's input it
+/// used: bytes after the head (frames a client pipelined behind its
+/// handshake) are the caller's, to hand to the frame decoder.
+///
+/// ```
+/// use webwire::Status;
+/// use webwire::ws::handshake::RequestParser;
+///
+/// let mut parser = RequestParser::default();
+/// let wire = b"GET /chat HTTP/1.1\r\nHost: example.com\r\n\r\n\x81\x80";
+/// assert!(parser.feed(&wire[..10])?.is_partial());
+/// let Status::Complete((request, used)) = parser.feed(&wire[10..])? else { panic!() };
+/// assert_eq!(request.uri(), "/chat");
+/// assert_eq!(&wire[10 + used..], b"\x81\x80"); // pipelined frame bytes
+/// # Ok::<(), webwire::ws::handshake::HandshakeError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct RequestParser {
+    reader: HeadReader,
+    limits: HandshakeLimits,
+}
+
+impl RequestParser {
+    /// A parser with `limits`.
+    pub fn new(limits: HandshakeLimits) -> Self {
+        Self {
+            reader: HeadReader::default(),
+            limits,
+        }
+    }
+
+    /// Takes the next bytes of the request. See the type's docs.
+    pub fn feed(&mut self, input: &[u8]) -> Result<Status<(Request<()>, usize)>, HandshakeError> {
+        let Some(used) = self.reader.feed(input, self.limits.max_head_size)? else {
+            return Ok(Status::Partial);
+        };
+        let request = parse_request_head(self.reader.head(), self.limits.max_headers);
+        self.reader.clear();
+        Ok(Status::Complete((request?, used)))
+    }
+}
+
+fn httparse_error(e: httparse::Error, max_headers: usize) -> HandshakeError {
+    match e {
+        httparse::Error::TooManyHeaders => HandshakeError::TooManyHeaders(max_headers),
+        httparse::Error::HeaderName => HandshakeError::Malformed("invalid header name"),
+        httparse::Error::HeaderValue => HandshakeError::Malformed("invalid header value"),
+        httparse::Error::NewLine => HandshakeError::Malformed("invalid line ending"),
+        httparse::Error::Status => HandshakeError::Malformed("invalid status"),
+        httparse::Error::Token => HandshakeError::Malformed("invalid token"),
+        httparse::Error::Version => HandshakeError::Malformed("invalid HTTP version"),
+    }
+}
+
+fn header_map(headers: &[httparse::Header<'_>]) -> Result<HeaderMap, HandshakeError> {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for h in headers {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| HandshakeError::Malformed("invalid header name"))?;
+        let value = HeaderValue::from_bytes(h.value)
+            .map_err(|_| HandshakeError::Malformed("invalid header value"))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+fn version(minor: Option<u8>) -> Version {
+    match minor {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    }
+}
+
+/// Parses a complete request head.
+pub(crate) fn parse_request_head(
+    head: &[u8],
+    max_headers: usize,
+) -> Result<Request<()>, HandshakeError> {
+    let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut req = httparse::Request::new(&mut headers);
+    match req
+        .parse(head)
+        .map_err(|e| httparse_error(e, max_headers))?
+    {
+        httparse::Status::Complete(_) => {}
+        httparse::Status::Partial => return Err(HandshakeError::Malformed("incomplete head")),
+    }
+    let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes())
+        .map_err(|_| HandshakeError::Malformed("invalid method"))?;
+    let uri: http::Uri = req
+        .path
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| HandshakeError::Malformed("invalid request target"))?;
+    let mut request = Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = version(req.version);
+    *request.headers_mut() = header_map(req.headers)?;
+    Ok(request)
+}
+
+/// Parses a complete response head.
+pub(crate) fn parse_response_head(
+    head: &[u8],
+    max_headers: usize,
+) -> Result<Response<()>, HandshakeError> {
+    let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut res = httparse::Response::new(&mut headers);
+    match res
+        .parse(head)
+        .map_err(|e| httparse_error(e, max_headers))?
+    {
+        httparse::Status::Complete(_) => {}
+        httparse::Status::Partial => return Err(HandshakeError::Malformed("incomplete head")),
+    }
+    let status = http::StatusCode::from_u16(res.code.unwrap_or_default())
+        .map_err(|_| HandshakeError::Malformed("invalid status"))?;
+    let mut response = Response::new(());
+    *response.status_mut() = status;
+    *response.version_mut() = version(res.version);
+    *response.headers_mut() = header_map(res.headers)?;
+    Ok(response)
+}
+
+/// Appends an HTTP/1.1 response head (status line, headers, blank line).
+///
+/// ```
+/// use webwire::ws::handshake::write_response;
+///
+/// let response = http::Response::builder().status(101).header("upgrade", "websocket").body(())?;
+/// let mut out = Vec::new();
+/// write_response(&response, &mut out);
+/// assert_eq!(out, b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n");
+/// # Ok::<(), http::Error>(())
+/// ```
+pub fn write_response(response: &Response<()>, out: &mut Vec<u8>) {
+    let status = response.status();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    write_headers(response.headers(), out);
+}
+
+/// Appends headers and the blank line that ends the head.
+pub(crate) fn write_headers(headers: &HeaderMap, out: &mut Vec<u8>) {
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_end_across_splits() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest";
+        for cut in 0..head.len() {
+            let mut r = HeadReader::default();
+            let first = r.feed(&head[..cut], 1000).unwrap();
+            let total = match first {
+                Some(n) => n,
+                None => cut + r.feed(&head[cut..], 1000).unwrap().expect("complete"),
+            };
+            assert_eq!(total, head.len() - 4, "cut {cut}");
+            assert_eq!(r.head(), &head[..head.len() - 4]);
+        }
+    }
+
+    #[test]
+    fn bare_lf_heads() {
+        let mut r = HeadReader::default();
+        assert_eq!(
+            r.feed(b"GET / HTTP/1.1\nHost: a\n\nX", 100).unwrap(),
+            Some(24)
+        );
+    }
+
+    #[test]
+    fn limit_is_exact() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let mut r = HeadReader::default();
+        assert_eq!(r.feed(head, head.len()).unwrap(), Some(head.len()));
+        let mut r = HeadReader::default();
+        assert_eq!(
+            r.feed(head, head.len() - 1),
+            Err(HandshakeError::HeadTooLarge(head.len() - 1))
+        );
+        // Without a terminator, refused once past the limit.
+        let mut r = HeadReader::default();
+        assert_eq!(r.feed(&[b'a'; 10], 10).unwrap(), None);
+        assert_eq!(r.feed(b"a", 10), Err(HandshakeError::HeadTooLarge(10)));
+    }
+}

@@ -1,0 +1,334 @@
+//! Server side: validate an upgrade request and answer it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use http::{
+    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version, header,
+};
+
+use super::extensions::{ExtensionOffer, parse_extensions};
+use super::{HandshakeError, accept_key, has_token, token_list};
+
+type OriginCheck = Arc<dyn Fn(Option<&str>) -> bool + Send + Sync>;
+type ProtocolSelector = Arc<dyn Fn(&[&str]) -> Option<String> + Send + Sync>;
+
+/// Which `Origin`s may open a WebSocket (RFC 6455 §10.2).
+///
+/// Browsers always send `Origin`; checking it is what stops another site's
+/// page from opening a WebSocket with your users' cookies. Clients that are
+/// not browsers often send none: a request without `Origin` passes
+/// [`AllowList`](Self::AllowList), and [`Check`](Self::Check) sees `None`.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum OriginPolicy {
+    /// Any origin, or none (the default).
+    #[default]
+    Any,
+    /// These origins (`scheme://host[:port]`, compared case-insensitively),
+    /// or none.
+    AllowList(Vec<String>),
+    /// Your function decides; it gets the `Origin` value if there is one.
+    Check(OriginCheck),
+}
+
+impl fmt::Debug for OriginPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Any => f.write_str("Any"),
+            Self::AllowList(list) => f.debug_tuple("AllowList").field(list).finish(),
+            Self::Check(_) => f.write_str("Check(..)"),
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+enum ProtocolChoice {
+    #[default]
+    None,
+    Preference(Vec<String>),
+    Select(ProtocolSelector),
+}
+
+/// How a server answers upgrade requests: origin policy, subprotocols,
+/// extra response headers.
+///
+/// ```
+/// use webwire::ws::handshake::ServerConfig;
+///
+/// let config = ServerConfig::new()
+///     .with_protocols(["graphql-transport-ws", "graphql-ws"])
+///     .with_allowed_origins(["https://app.example.com"])
+///     .with_header("server", "webwire")?;
+/// # Ok::<(), webwire::ws::handshake::HandshakeError>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct ServerConfig {
+    origin: OriginPolicy,
+    protocols: ProtocolChoice,
+    headers: HeaderMap,
+}
+
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let protocols: &dyn fmt::Debug = match &self.protocols {
+            ProtocolChoice::None => &"none",
+            ProtocolChoice::Preference(list) => list,
+            ProtocolChoice::Select(_) => &"selector",
+        };
+        f.debug_struct("ServerConfig")
+            .field("origin", &self.origin)
+            .field("protocols", protocols)
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+impl ServerConfig {
+    /// Any origin, no subprotocols, no extra headers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Subprotocols the server speaks, most preferred first: the first of
+    /// these that the client offered is chosen. If none was offered the
+    /// handshake succeeds without a subprotocol.
+    pub fn with_protocols<I, S>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.protocols =
+            ProtocolChoice::Preference(protocols.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// A function that picks the subprotocol from the client's offers, in
+    /// the client's order. It must return one of them or `None`.
+    pub fn with_protocol_selector(
+        mut self,
+        select: impl Fn(&[&str]) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.protocols = ProtocolChoice::Select(Arc::new(select));
+        self
+    }
+
+    /// Only these origins (or none) may connect; others get 403.
+    pub fn with_allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.origin = OriginPolicy::AllowList(origins.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// A function that decides on the `Origin` (403 when it returns false).
+    pub fn with_origin_check(
+        mut self,
+        check: impl Fn(Option<&str>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.origin = OriginPolicy::Check(Arc::new(check));
+        self
+    }
+
+    /// The origin policy.
+    pub fn with_origin_policy(mut self, policy: OriginPolicy) -> Self {
+        self.origin = policy;
+        self
+    }
+
+    /// A header to add to every successful response.
+    pub fn with_header(mut self, name: &str, value: &str) -> Result<Self, HandshakeError> {
+        let bad = || HandshakeError::InvalidHeaderValue(name.to_owned());
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+        let value = HeaderValue::from_str(value).map_err(|_| bad())?;
+        self.headers.append(name, value);
+        Ok(self)
+    }
+
+    fn origin_allowed(&self, headers: &HeaderMap) -> bool {
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        match &self.origin {
+            OriginPolicy::Any => true,
+            OriginPolicy::AllowList(list) => {
+                origin.is_none_or(|o| list.iter().any(|a| a.eq_ignore_ascii_case(o)))
+            }
+            OriginPolicy::Check(check) => check(origin),
+        }
+    }
+
+    fn choose_protocol(&self, headers: &HeaderMap) -> Result<Option<String>, HandshakeError> {
+        if matches!(self.protocols, ProtocolChoice::None) {
+            return Ok(None);
+        }
+        let offered = token_list(headers, header::SEC_WEBSOCKET_PROTOCOL)
+            .ok_or(HandshakeError::MalformedHeader("Sec-WebSocket-Protocol"))?;
+        let offered: Vec<&str> = offered.iter().map(String::as_str).collect();
+        Ok(match &self.protocols {
+            ProtocolChoice::None => None,
+            ProtocolChoice::Preference(ours) => {
+                ours.iter().find(|p| offered.contains(&p.as_str())).cloned()
+            }
+            // A selector that invents a protocol would break the client.
+            ProtocolChoice::Select(select) => {
+                select(&offered).filter(|p| offered.contains(&p.as_str()))
+            }
+        })
+    }
+}
+
+/// A handshake the server accepted.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Accepted {
+    /// The response to send: `101 Switching Protocols` over HTTP/1.1, `200`
+    /// over HTTP/2 and HTTP/3.
+    pub response: Response<()>,
+    /// The subprotocol chosen, if any.
+    pub protocol: Option<String>,
+    /// The extensions accepted, as sent in the response.
+    pub extensions: Vec<ExtensionOffer>,
+}
+
+impl Accepted {
+    /// Appends the response as HTTP/1.1 bytes to `out`.
+    pub fn write_response(&self, out: &mut Vec<u8>) {
+        super::write_response(&self.response, out);
+    }
+}
+
+/// Validates an HTTP/1.1 upgrade request (RFC 6455 §4.2.1) and builds the
+/// `101` response: the accept key, the chosen subprotocol, the accepted
+/// extensions and the configured extra headers.
+///
+/// Works on a request from [`RequestParser`](super::RequestParser) or from
+/// your framework. Extension offers are parsed; the ones this server does not
+/// support are declined (left out of the response), as RFC 6455 §9.1 asks.
+///
+/// ```
+/// use webwire::ws::handshake::{ServerConfig, accept};
+///
+/// let request = http::Request::builder()
+///     .uri("/chat")
+///     .header("host", "example.com")
+///     .header("upgrade", "websocket")
+///     .header("connection", "keep-alive, Upgrade")
+///     .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+///     .header("sec-websocket-version", "13")
+///     .body(())?;
+/// let accepted = accept(&request, &ServerConfig::new())?;
+/// assert_eq!(accepted.response.status(), 101);
+/// assert_eq!(accepted.response.headers()["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn accept<B>(request: &Request<B>, config: &ServerConfig) -> Result<Accepted, HandshakeError> {
+    if request.method() != Method::GET {
+        return Err(HandshakeError::Method(request.method().to_string()));
+    }
+    if request.version() < Version::HTTP_11 {
+        return Err(HandshakeError::HttpVersion);
+    }
+    let headers = request.headers();
+    if !headers.contains_key(header::HOST) {
+        return Err(HandshakeError::MissingHost);
+    }
+    if !has_token(headers, header::UPGRADE, "websocket") {
+        return Err(HandshakeError::NotWebSocketUpgrade);
+    }
+    if !has_token(headers, header::CONNECTION, "upgrade") {
+        return Err(HandshakeError::NotConnectionUpgrade);
+    }
+    check_version(headers)?;
+    let key = websocket_key(headers)?;
+    let (protocol, extensions) = negotiate(headers, config)?;
+
+    let mut response = Response::new(());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let out = response.headers_mut();
+    out.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    out.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    let accept = HeaderValue::from_str(&accept_key(key.as_bytes()))
+        .map_err(|_| HandshakeError::InvalidKey)?;
+    out.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    finish_response(&mut response, config, &protocol, &extensions)?;
+    Ok(Accepted {
+        response,
+        protocol,
+        extensions,
+    })
+}
+
+/// `Sec-WebSocket-Version: 13`, exactly one (426 otherwise).
+pub(crate) fn check_version(headers: &HeaderMap) -> Result<(), HandshakeError> {
+    let mut versions = headers.get_all(header::SEC_WEBSOCKET_VERSION).iter();
+    match (versions.next(), versions.next()) {
+        (Some(v), None) if v.as_bytes().trim_ascii() == b"13" => Ok(()),
+        _ => Err(HandshakeError::UnsupportedVersion),
+    }
+}
+
+/// The one `Sec-WebSocket-Key`, checked to be 16 base64-encoded bytes.
+fn websocket_key(headers: &HeaderMap) -> Result<&str, HandshakeError> {
+    let mut keys = headers.get_all(header::SEC_WEBSOCKET_KEY).iter();
+    let (Some(key), None) = (keys.next(), keys.next()) else {
+        return Err(HandshakeError::InvalidKey);
+    };
+    let key = key.to_str().map_err(|_| HandshakeError::InvalidKey)?.trim();
+    let mut decoded = [0u8; 18];
+    match base64::engine::general_purpose::STANDARD.decode_slice(key, &mut decoded) {
+        Ok(16) => Ok(key),
+        _ => Err(HandshakeError::InvalidKey),
+    }
+}
+
+/// Origin, subprotocol and extensions: the part HTTP/1.1 and extended
+/// CONNECT share.
+pub(crate) fn negotiate(
+    headers: &HeaderMap,
+    config: &ServerConfig,
+) -> Result<(Option<String>, Vec<ExtensionOffer>), HandshakeError> {
+    if !config.origin_allowed(headers) {
+        return Err(HandshakeError::OriginRejected);
+    }
+    let protocol = config.choose_protocol(headers)?;
+    for value in headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS) {
+        let value = value
+            .to_str()
+            .map_err(|_| HandshakeError::MalformedHeader("Sec-WebSocket-Extensions"))?;
+        // Parsed so that malformed offers are refused; no extension is
+        // supported yet, so every well-formed offer is declined.
+        parse_extensions(value)?;
+    }
+    Ok((protocol, Vec::new()))
+}
+
+/// Adds the chosen subprotocol, extensions and extra headers.
+pub(crate) fn finish_response(
+    response: &mut Response<()>,
+    config: &ServerConfig,
+    protocol: &Option<String>,
+    extensions: &[ExtensionOffer],
+) -> Result<(), HandshakeError> {
+    let out = response.headers_mut();
+    if let Some(p) = protocol {
+        let value = HeaderValue::from_str(p)
+            .map_err(|_| HandshakeError::MalformedHeader("Sec-WebSocket-Protocol"))?;
+        out.insert(header::SEC_WEBSOCKET_PROTOCOL, value);
+    }
+    if !extensions.is_empty() {
+        let list = extensions
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let value = HeaderValue::from_str(&list)
+            .map_err(|_| HandshakeError::MalformedHeader("Sec-WebSocket-Extensions"))?;
+        out.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
+    }
+    for (name, value) in &config.headers {
+        out.append(name, value.clone());
+    }
+    Ok(())
+}
