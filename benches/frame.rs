@@ -46,12 +46,36 @@ fn decode(wire: &[u8]) -> (usize, usize) {
     (n, bytes)
 }
 
+/// The same through a `BytesMut` receive buffer and `decode_buf`, as a
+/// tokio-codec-style caller would.
+fn decode_buf(wire: &[u8]) -> (usize, usize) {
+    let mut dec = Decoder::new(Role::Server);
+    let mut buf = bytes::BytesMut::with_capacity(READ);
+    let (mut n, mut bytes) = (0, 0);
+    for read in wire.chunks(READ) {
+        buf.extend_from_slice(read);
+        while let Some(m) = dec.decode_buf(&mut buf).expect("valid input") {
+            n += 1;
+            bytes += match &m {
+                Incoming::Text(t) => t.len(),
+                Incoming::Binary(b) => b.len(),
+                _ => 0,
+            };
+        }
+    }
+    (n, bytes)
+}
+
 fn bench_decode(c: &mut Criterion, name: &str, wire: Vec<u8>, expect: (usize, usize)) {
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Bytes(wire.len() as u64));
     assert_eq!(decode(&wire), expect);
     g.bench_function("webwire", |b| {
         b.iter(|| black_box(decode(black_box(&wire))))
+    });
+    assert_eq!(decode_buf(&wire), expect);
+    g.bench_function("webwire BytesMut", |b| {
+        b.iter(|| black_box(decode_buf(black_box(&wire))))
     });
     let mut dst = vec![0u8; wire.len()];
     g.bench_function("memcpy", |b| {

@@ -191,32 +191,62 @@ impl Decoder {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
-        let result = self.decode_inner(input);
-        if let Err(err) = &result {
-            self.failed = Some(err.clone());
-            self.frame = None;
-            self.message = None;
-            self.control = Vec::new();
-        }
-        result
+        self.decode_inner(input).map_err(|e| self.fail(e))
+    }
+
+    /// Records a failure: the decoder stays failed and drops what it held.
+    fn fail(&mut self, err: ProtocolError) -> ProtocolError {
+        self.failed = Some(err.clone());
+        self.frame = None;
+        self.message = None;
+        self.control = Vec::new();
+        err
     }
 
     /// Decodes the next message from the front of a receive buffer, taking
-    /// what it consumed off the buffer. `Ok(None)`: the buffer is empty and
-    /// more bytes are needed.
+    /// what it consumed off the buffer. `Ok(None)`: more bytes are needed;
+    /// append them to the buffer and call again.
+    ///
+    /// A single-frame binary message is left in the buffer until it is
+    /// complete (room for it is reserved once, from its header), then
+    /// unmasked in place and split off without copying. Everything else is
+    /// taken in as it arrives, as [`decode`](Self::decode) does.
     ///
     /// ```
     /// use bytes::BytesMut;
     /// use webwire::ws::{Decoder, Incoming, Role};
     ///
     /// let mut dec = Decoder::new(Role::Client);
-    /// let mut buf = BytesMut::from(&b"\x81\x02hi\x81\x03you"[..]);
+    /// let mut buf = BytesMut::from(&b"\x81\x02hi\x82\x03you"[..]);
     /// assert_eq!(dec.decode_buf(&mut buf)?, Some(Incoming::Text("hi".into())));
-    /// assert_eq!(dec.decode_buf(&mut buf)?, Some(Incoming::Text("you".into())));
+    /// assert_eq!(dec.decode_buf(&mut buf)?, Some(Incoming::Binary("you".into())));
     /// assert_eq!(dec.decode_buf(&mut buf)?, None);
     /// # Ok::<(), webwire::ws::ProtocolError>(())
     /// ```
     pub fn decode_buf(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, ProtocolError> {
+        let idle = self.failed.is_none()
+            && self.header_len == 0
+            && self.frame.is_none()
+            && self.message.is_none();
+        if idle {
+            if let Ok(Status::Complete((header, header_len))) = FrameHeader::parse(buf) {
+                if header.fin && header.opcode == OpCode::Binary {
+                    self.check_header(&header).map_err(|e| self.fail(e))?;
+                    let len = header.payload_len as usize; // ≤ max_frame_size
+                    let missing = (header_len + len).saturating_sub(buf.len());
+                    if missing > 0 {
+                        buf.reserve(missing);
+                        return Ok(None);
+                    }
+                    buf.advance(header_len);
+                    let mut payload = buf.split_to(len);
+                    if let Some(key) = header.mask {
+                        apply_mask(&mut payload, key, 0);
+                    }
+                    return Ok(Some(Incoming::Binary(payload.freeze())));
+                }
+            }
+        }
         let (used, message) = self.decode(buf)?;
         buf.advance(used);
         Ok(message)
