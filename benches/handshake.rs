@@ -1,0 +1,83 @@
+//! W6: parse a browser's upgrade request from bytes, validate it, compute
+//! the accept key and serialise the 101 response. SHA-1 of the key alone is
+//! the yardstick. Also: a 64 KiB head fed one byte at a time against one shot
+//! (the parser must stay linear).
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use webwire::Status;
+use webwire::ws::handshake::{HandshakeLimits, RequestParser, ServerConfig, accept, accept_key};
+
+/// A Chromium upgrade request (headless Chromium 156 on Linux).
+const CHROMIUM: &[u8] = b"GET /chat HTTP/1.1\r\n\
+Host: 127.0.0.1:9001\r\n\
+Connection: Upgrade\r\n\
+Pragma: no-cache\r\n\
+Cache-Control: no-cache\r\n\
+User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36\r\n\
+Upgrade: websocket\r\n\
+Origin: http://127.0.0.1:8000\r\n\
+Sec-WebSocket-Version: 13\r\n\
+Accept-Encoding: gzip, deflate, br, zstd\r\n\
+Accept-Language: en-US,en;q=0.9\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+
+fn w6(c: &mut Criterion) {
+    let config = ServerConfig::new();
+    let mut out = Vec::with_capacity(256);
+    let mut g = c.benchmark_group("W6 upgrade request -> 101 response");
+    g.bench_function("webwire", |b| {
+        b.iter(|| {
+            let mut parser = RequestParser::default();
+            let Ok(Status::Complete((request, _))) = parser.feed(black_box(CHROMIUM)) else {
+                panic!("valid request")
+            };
+            let accepted = accept(&request, &config).expect("valid request");
+            out.clear();
+            accepted.write_response(&mut out);
+            black_box(out.len())
+        })
+    });
+    g.bench_function("SHA-1 accept key alone", |b| {
+        b.iter(|| black_box(accept_key(black_box(b"dGhlIHNhbXBsZSBub25jZQ=="))))
+    });
+    g.finish();
+}
+
+fn linear(c: &mut Criterion) {
+    let mut head = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+    let line = format!("X-Filler: {}\r\n", "f".repeat(2000));
+    while head.len() + line.len() + 2 < 64 * 1024 {
+        head.extend_from_slice(line.as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    let limits = HandshakeLimits::default().with_max_head_size(64 * 1024);
+    let mut g = c.benchmark_group("64 KiB request head");
+    g.sample_size(10);
+    g.bench_function("one shot", |b| {
+        b.iter(|| {
+            let mut p = RequestParser::new(limits);
+            assert!(!p.feed(black_box(&head)).expect("valid").is_partial());
+        })
+    });
+    g.bench_function("one byte at a time", |b| {
+        b.iter(|| {
+            let mut p = RequestParser::new(limits);
+            for byte in head.chunks(1) {
+                if let Status::Complete(_) = p.feed(black_box(byte)).expect("valid") {
+                    break;
+                }
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(std::time::Duration::from_millis(500)).measurement_time(std::time::Duration::from_secs(2));
+    targets = w6, linear
+}
+criterion_main!(benches);
