@@ -10,6 +10,7 @@
 
 mod close;
 mod codec;
+mod connection;
 mod error;
 mod frame;
 pub mod handshake;
@@ -22,6 +23,9 @@ pub mod arbitrary;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use codec::{Decoder, Encoder, Incoming, Limits, Role};
+pub use connection::{
+    Config, Connection, ConnectionError, Event, Initiator, SendError, State, Transmit,
+};
 pub use error::{EncodeError, ProtocolError};
 pub use frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
 pub use mask::apply_mask;

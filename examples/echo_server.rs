@@ -1,0 +1,89 @@
+//! An echo server on blocking std::net, one thread per connection.
+//!
+//! `cargo run --example echo_server -- [--addr HOST:PORT]` (default
+//! 127.0.0.1:9001). Echoes text as text and binary as binary, answers pings,
+//! echoes the peer's close code, fails the connection with the RFC close
+//! code on a protocol violation and answers a bad handshake with its HTTP
+//! error. This is the server the Autobahn|Testsuite runs against.
+
+mod common;
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use webwire::Status;
+use webwire::random::SeededRandom;
+use webwire::ws::handshake::{HandshakeLimits, RequestParser, ServerConfig, accept};
+use webwire::ws::{Config, Connection, Event, Limits, Role};
+
+fn main() -> io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mut addr = String::from("127.0.0.1:9001");
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--addr" => addr = args.next().unwrap_or(addr),
+            other => {
+                eprintln!("usage: echo_server [--addr HOST:PORT] (unknown argument {other})");
+                std::process::exit(2);
+            }
+        }
+    }
+    let listener = TcpListener::bind(&addr)?;
+    println!("listening on ws://{}", listener.local_addr()?);
+    io::stdout().flush()?;
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        std::thread::spawn(move || {
+            // One bad client never disturbs the others: errors end its thread only.
+            let _ = serve(stream);
+        });
+    }
+    Ok(())
+}
+
+fn serve(mut stream: TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut parser = RequestParser::new(HandshakeLimits::default());
+    let mut buf = vec![0u8; 16 * 1024];
+    let (request, rest) = loop {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        match parser.feed(&buf[..n]) {
+            Ok(Status::Complete((request, used))) => break (request, buf[used..n].to_vec()),
+            Ok(Status::Partial) => continue,
+            Err(e) => return refuse(&mut stream, &e),
+        }
+    };
+    let accepted = match accept(&request, &ServerConfig::new()) {
+        Ok(a) => a,
+        Err(e) => return refuse(&mut stream, &e),
+    };
+    let mut response = Vec::new();
+    accepted.write_response(&mut response);
+    stream.write_all(&response)?;
+
+    let limits = Limits::default()
+        .with_max_frame_size(16 << 20)
+        .with_max_message_size(16 << 20);
+    let config = Config::default().with_limits(limits);
+    let mut conn = Connection::new(Role::Server, config, SeededRandom::new(0), Instant::now());
+    common::drive(&mut stream, &mut conn, &rest, |conn, event| match event {
+        Event::Text(text) => {
+            let _ = conn.send_text(&text);
+        }
+        Event::Binary(data) => {
+            let _ = conn.send_binary(&data);
+        }
+        _ => {}
+    })
+}
+
+fn refuse(stream: &mut TcpStream, err: &webwire::ws::handshake::HandshakeError) -> io::Result<()> {
+    let mut response = Vec::new();
+    err.write_response(&mut response);
+    stream.write_all(&response)
+}

@@ -1,0 +1,611 @@
+//! The WebSocket connection state machine: bytes in, events out; messages
+//! in, bytes out.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
+use super::codec::{Decoder, Encoder, Incoming, Limits, Role};
+use super::error::{EncodeError, ProtocolError};
+use super::frame::OpCode;
+use crate::random::RandomSource;
+
+/// Connection settings. Every buffer is bounded; the defaults suit a server
+/// talking to browsers.
+///
+/// ```
+/// use std::time::Duration;
+/// use webwire::ws::Config;
+///
+/// let config = Config::default()
+///     .with_ping_interval(Some(Duration::from_secs(20)))
+///     .with_idle_timeout(Some(Duration::from_secs(60)));
+/// assert!(config.auto_pong);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Frame and message size limits for what is received.
+    pub limits: Limits,
+    /// Answer pings with pongs automatically (default on). Pings are still
+    /// reported as events.
+    pub auto_pong: bool,
+    /// Split messages sent into frames of at most this many bytes (default:
+    /// one frame per message).
+    pub fragment_size: Option<usize>,
+    /// Most bytes waiting to be written (default 64 MiB). A send that would
+    /// exceed it fails with [`SendError::BufferFull`].
+    pub max_send_buffer: usize,
+    /// How long to wait for the peer's close frame, or for the server to
+    /// close the transport, once closing has started (default 5 s).
+    pub close_timeout: Duration,
+    /// Send a ping when nothing was received for this long (default off).
+    pub ping_interval: Option<Duration>,
+    /// Fail the connection when nothing was received for this long (default
+    /// off). With a ping interval shorter than this, a live peer's pongs
+    /// keep the connection open.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            auto_pong: true,
+            fragment_size: None,
+            max_send_buffer: 64 << 20,
+            close_timeout: Duration::from_secs(5),
+            ping_interval: None,
+            idle_timeout: None,
+        }
+    }
+}
+
+impl Config {
+    /// With these receive limits.
+    pub const fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+    /// With automatic pongs on or off.
+    pub const fn with_auto_pong(mut self, on: bool) -> Self {
+        self.auto_pong = on;
+        self
+    }
+    /// With outgoing messages split into frames of at most `bytes`.
+    pub const fn with_fragment_size(mut self, bytes: Option<usize>) -> Self {
+        self.fragment_size = bytes;
+        self
+    }
+    /// With this bound on bytes waiting to be written.
+    pub const fn with_max_send_buffer(mut self, bytes: usize) -> Self {
+        self.max_send_buffer = bytes;
+        self
+    }
+    /// With this close timeout.
+    pub const fn with_close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+    /// With this keepalive ping interval.
+    pub const fn with_ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+    /// With this idle timeout.
+    pub const fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+}
+
+/// Where the connection is in its life (RFC 6455 §4–7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a close frame and wait for the peer's.
+    ClosingSent,
+    /// The closing handshake is done or the connection failed; the
+    /// transport is (being) shut down.
+    Closed,
+}
+
+/// Who started the close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Initiator {
+    /// This endpoint.
+    Local,
+    /// The peer.
+    Peer,
+}
+
+/// Why a connection failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// The peer broke the protocol; a close frame with its code was sent.
+    #[error("protocol error: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// Nothing was received within the idle timeout.
+    #[error("idle timeout")]
+    IdleTimeout,
+    /// The closing handshake did not finish within the close timeout.
+    #[error("close timeout")]
+    CloseTimeout,
+}
+
+/// Something that happened on the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(Bytes),
+    /// A ping (already answered if `auto_pong` is on).
+    Ping(Bytes),
+    /// A pong.
+    Pong(Bytes),
+    /// The connection closed: the peer's close code and reason (1005 if its
+    /// close frame had none, 1006 if the transport ended without one).
+    Closed {
+        /// The close code received.
+        code: CloseCode,
+        /// The close reason received.
+        reason: String,
+        /// Who started closing.
+        initiator: Initiator,
+    },
+    /// The connection failed. Any close frame owed to the peer has been
+    /// queued; shut the transport down once [`Connection::poll_transmit`]
+    /// says so.
+    Failed(ConnectionError),
+}
+
+/// An event waiting in the queue. A peer's close frame and a protocol
+/// failure take effect (close frame queued, sending stopped) when the
+/// application reaches them, so replies to the messages before them still go
+/// out first, in order.
+#[derive(Debug)]
+enum Queued {
+    Event(Event),
+    PeerClose(Option<CloseFrame>),
+    Failure(ProtocolError),
+}
+
+/// What [`Connection::poll_transmit`] produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transmit {
+    /// Nothing to write now.
+    Idle,
+    /// This many bytes were appended to the buffer: write them.
+    Bytes(usize),
+    /// Everything was written: shut the transport down (close the socket,
+    /// or finish the HTTP/2 stream).
+    Shutdown,
+}
+
+/// A command the connection cannot carry out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The connection is closing or closed: no more messages may be sent.
+    #[error("the connection is closing or closed")]
+    Closed,
+    /// The bytes waiting to be written would exceed `max_send_buffer`.
+    #[error("send buffer full: {buffered} bytes waiting, limit {limit}")]
+    BufferFull {
+        /// Bytes waiting now.
+        buffered: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The frame itself is not allowed (control payload too long, invalid
+    /// close code).
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+/// A WebSocket connection after the handshake, as a sans-IO state machine.
+///
+/// Drive it from any I/O:
+///
+/// 1. Feed what you read with [`handle_data`](Self::handle_data), and
+///    [`handle_eof`](Self::handle_eof) when the transport ends.
+/// 2. Drain [`poll_event`](Self::poll_event) until `None`.
+/// 3. Drain [`poll_transmit`](Self::poll_transmit) and write what it appends;
+///    on [`Transmit::Shutdown`], close the transport.
+/// 4. Arm a timer for [`poll_timeout`](Self::poll_timeout) and call
+///    [`handle_timeout`](Self::handle_timeout) when it fires.
+///
+/// Do 2–4 after every input and after every command (`send_*`, `close`).
+/// Nothing blocks, sleeps or reads a clock: time is the `now` you pass in.
+///
+/// Reading and writing can run in separate tasks: share the connection
+/// behind a mutex, hold the lock only for the call itself (never across an
+/// `.await`), and wake the writer whenever an input or command may have
+/// queued bytes. Every call finishes its work before returning, so dropping
+/// a future between calls loses nothing (cancel-safe by construction).
+///
+/// ```
+/// use std::time::Instant;
+/// use webwire::random::SeededRandom;
+/// use webwire::ws::{Config, Connection, Event, Role, Transmit};
+///
+/// let now = Instant::now();
+/// let mut client = Connection::new(Role::Client, Config::default(), SeededRandom::new(1), now);
+/// let mut server = Connection::new(Role::Server, Config::default(), SeededRandom::new(2), now);
+///
+/// client.send_text("hello")?;
+/// let mut wire = Vec::new();
+/// while let Transmit::Bytes(_) = client.poll_transmit(&mut wire) {}
+/// server.handle_data(now, &wire);
+/// assert_eq!(server.poll_event(), Some(Event::Text("hello".into())));
+/// # Ok::<(), webwire::ws::SendError>(())
+/// ```
+#[derive(Debug)]
+pub struct Connection<R> {
+    role: Role,
+    config: Config,
+    decoder: Decoder,
+    encoder: Encoder<R>,
+    state: State,
+    /// Bytes waiting to be written.
+    pending: Vec<u8>,
+    events: VecDeque<Queued>,
+    /// Close once `pending` is written.
+    shutdown: bool,
+    /// Input after a failure or the peer's close frame is ignored.
+    input_done: bool,
+    initiator: Option<Initiator>,
+    close_deadline: Option<Instant>,
+    next_ping: Option<Instant>,
+    idle_deadline: Option<Instant>,
+    /// When the peer's close frame arrived: the client's wait for the
+    /// server to end the transport starts then.
+    last_now: Instant,
+}
+
+impl<R: RandomSource> Connection<R> {
+    /// A connection for `role` whose handshake has completed at `now`.
+    /// `random` supplies masking keys (clients) and nothing else.
+    pub fn new(role: Role, config: Config, random: R, now: Instant) -> Self {
+        let mut conn = Self {
+            role,
+            config,
+            decoder: Decoder::with_limits(role, config.limits),
+            encoder: Encoder::new(role, random),
+            state: State::Open,
+            pending: Vec::new(),
+            events: VecDeque::new(),
+            shutdown: false,
+            input_done: false,
+            initiator: None,
+            close_deadline: None,
+            next_ping: None,
+            idle_deadline: None,
+            last_now: now,
+        };
+        conn.arm_keepalive(now);
+        conn
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Where the connection is in its life.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Bytes queued and not yet handed out by [`poll_transmit`](Self::poll_transmit).
+    pub fn buffered_amount(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether the transport should be shut down once pending bytes are written.
+    pub fn is_shutdown_requested(&self) -> bool {
+        self.shutdown
+    }
+
+    // ---- inputs ----
+
+    /// Takes bytes read from the transport at `now`. Events and replies
+    /// (pongs, close frames) are queued; drain them afterwards.
+    ///
+    /// Bytes that follow the handshake in the same read belong here too.
+    /// After the peer's close frame or a failure, input is ignored.
+    pub fn handle_data(&mut self, now: Instant, mut data: &[u8]) {
+        if self.input_done || data.is_empty() {
+            return;
+        }
+        self.arm_keepalive(now);
+        while !data.is_empty() && !self.input_done {
+            match self.decoder.decode(data) {
+                Ok((used, message)) => {
+                    data = &data[used..];
+                    match message {
+                        Some(m) => self.on_incoming(now, m),
+                        None => break,
+                    }
+                }
+                Err(e) => {
+                    self.input_done = true;
+                    self.events.push_back(Queued::Failure(e));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The transport's read side ended (the peer closed or reset it).
+    pub fn handle_eof(&mut self) {
+        self.shutdown = true;
+        if self.input_done {
+            // After the peer's close frame (or a failure) this is the
+            // orderly end: the client's wait for it is over.
+            if self.state == State::Closed {
+                self.close_deadline = None;
+            }
+            return;
+        }
+        self.input_done = true;
+        self.state = State::Closed;
+        self.clear_timers();
+        self.events.push_back(Queued::Event(Event::Closed {
+            code: CloseCode::ABNORMAL,
+            reason: String::new(),
+            initiator: self.initiator.unwrap_or(Initiator::Peer),
+        }));
+    }
+
+    /// A deadline from [`poll_timeout`](Self::poll_timeout) passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.close_deadline.is_some_and(|d| d <= now) {
+            self.close_deadline = None;
+            self.input_done = true;
+            self.shutdown = true;
+            if self.state != State::Closed {
+                self.state = State::Closed;
+                self.events
+                    .push_back(Queued::Event(Event::Failed(ConnectionError::CloseTimeout)));
+            }
+            return;
+        }
+        if self.idle_deadline.is_some_and(|d| d <= now) {
+            self.idle_deadline = None;
+            self.next_ping = None;
+            if self.state != State::Closed {
+                // The peer is gone or stuck: tell it (if it listens) and end.
+                let frame = CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout");
+                let _ = self.encoder.encode_close(Some(&frame), &mut self.pending);
+                self.state = State::Closed;
+                self.input_done = true;
+                self.shutdown = true;
+                self.events
+                    .push_back(Queued::Event(Event::Failed(ConnectionError::IdleTimeout)));
+            }
+            return;
+        }
+        if self.next_ping.is_some_and(|d| d <= now) {
+            if self.state == State::Open {
+                let _ = self.encoder.encode_ping(b"webwire", &mut self.pending);
+            }
+            self.next_ping = self.config.ping_interval.map(|i| now + i);
+        }
+    }
+
+    // ---- commands ----
+
+    /// Queues a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_data(OpCode::Text, text.as_bytes())
+    }
+
+    /// Queues a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_data(OpCode::Binary, data)
+    }
+
+    /// Queues a ping with up to 125 bytes of data.
+    pub fn send_ping(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.check_can_send(data.len())?;
+        Ok(self.encoder.encode_ping(data, &mut self.pending)?)
+    }
+
+    /// Queues a pong (an unsolicited pong is a heartbeat, RFC 6455 §5.5.3).
+    pub fn send_pong(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.check_can_send(data.len())?;
+        Ok(self.encoder.encode_pong(data, &mut self.pending)?)
+    }
+
+    /// Starts the closing handshake at `now`: queues a close frame with
+    /// `code` and `reason` and waits (up to the close timeout) for the
+    /// peer's. Sending messages is no longer allowed.
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        if !code.is_valid_on_wire() {
+            return Err(EncodeError::InvalidCloseCode(code.0).into());
+        }
+        if reason.len() > MAX_CLOSE_REASON {
+            return Err(EncodeError::CloseReasonTooLong(reason.len()).into());
+        }
+        self.encoder
+            .encode_close(Some(&CloseFrame::new(code, reason)), &mut self.pending)?;
+        self.state = State::ClosingSent;
+        self.initiator = Some(Initiator::Local);
+        self.next_ping = None;
+        self.idle_deadline = None;
+        self.close_deadline = Some(now + self.config.close_timeout);
+        Ok(())
+    }
+
+    // ---- outputs ----
+
+    /// The next event, if any.
+    ///
+    /// The peer's close frame and a protocol failure take effect when they
+    /// are polled: until then, replies to earlier messages may still be sent.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        Some(match self.events.pop_front()? {
+            Queued::Event(event) => event,
+            Queued::PeerClose(frame) => self.on_close(frame),
+            Queued::Failure(err) => self.fail_protocol(err),
+        })
+    }
+
+    /// Appends the bytes waiting to be written to `out`. When nothing is
+    /// waiting and the connection is over, says to shut the transport down.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Transmit {
+        if self.pending.is_empty() {
+            return if self.shutdown {
+                Transmit::Shutdown
+            } else {
+                Transmit::Idle
+            };
+        }
+        let n = self.pending.len();
+        if out.is_empty() {
+            // Hand the buffer over instead of copying it; an idle
+            // connection then holds no send buffer at all.
+            *out = std::mem::take(&mut self.pending);
+        } else {
+            out.extend_from_slice(&self.pending);
+            self.pending = Vec::new();
+        }
+        Transmit::Bytes(n)
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.close_deadline, self.idle_deadline, self.next_ping]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    // ---- internals ----
+
+    fn send_data(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        self.check_can_send(payload.len())?;
+        match self.config.fragment_size {
+            Some(size) if payload.len() > size => {
+                self.encoder
+                    .encode_fragmented(opcode, payload, size, &mut self.pending)?;
+            }
+            _ => self
+                .encoder
+                .encode_frame(true, 0, opcode, payload, &mut self.pending),
+        }
+        Ok(())
+    }
+
+    fn check_can_send(&self, payload: usize) -> Result<(), SendError> {
+        if self.shutdown || self.state == State::Closed {
+            return Err(SendError::Closed);
+        }
+        let buffered = self.pending.len();
+        if buffered.saturating_add(payload) > self.config.max_send_buffer {
+            return Err(SendError::BufferFull {
+                buffered,
+                limit: self.config.max_send_buffer,
+            });
+        }
+        Ok(())
+    }
+
+    fn on_incoming(&mut self, now: Instant, message: Incoming) {
+        match message {
+            Incoming::Text(t) => self.events.push_back(Queued::Event(Event::Text(t))),
+            Incoming::Binary(b) => self.events.push_back(Queued::Event(Event::Binary(b))),
+            Incoming::Ping(p) => {
+                // Answer while we may still send; under backpressure skip the
+                // pong (answering only the latest ping is allowed, §5.5.3).
+                let room = self.pending.len() + p.len() <= self.config.max_send_buffer;
+                if self.config.auto_pong && self.state == State::Open && room {
+                    let _ = self.encoder.encode_pong(&p, &mut self.pending);
+                }
+                self.events.push_back(Queued::Event(Event::Ping(p)));
+            }
+            Incoming::Pong(p) => self.events.push_back(Queued::Event(Event::Pong(p))),
+            Incoming::Close(frame) => {
+                // Nothing after a close frame is read (RFC 6455 §5.5.1).
+                self.input_done = true;
+                self.last_now = now;
+                self.events.push_back(Queued::PeerClose(frame));
+            }
+        }
+    }
+
+    fn on_close(&mut self, frame: Option<CloseFrame>) -> Event {
+        let initiator = match self.state {
+            State::Open => {
+                // Echo the peer's code (none if it sent none) and finish.
+                let _ = self.encoder.encode_close(frame.as_ref(), &mut self.pending);
+                Initiator::Peer
+            }
+            _ => Initiator::Local,
+        };
+        self.initiator = Some(initiator);
+        self.state = State::Closed;
+        self.next_ping = None;
+        self.idle_deadline = None;
+        match self.role {
+            // The server closes the TCP connection first (RFC 6455 §7.1.1).
+            Role::Server => {
+                self.shutdown = true;
+                self.close_deadline = None;
+            }
+            // A client waits for the server to do so, for a while.
+            Role::Client => self.close_deadline = Some(self.last_now + self.config.close_timeout),
+        }
+        let (code, reason) = match frame {
+            Some(f) => (f.code, f.reason),
+            None => (CloseCode::NO_STATUS_RECEIVED, String::new()),
+        };
+        Event::Closed {
+            code,
+            reason,
+            initiator,
+        }
+    }
+
+    fn fail_protocol(&mut self, err: ProtocolError) -> Event {
+        if self.state == State::Open {
+            let frame = CloseFrame::new(err.close_code(), "");
+            let _ = self.encoder.encode_close(Some(&frame), &mut self.pending);
+        }
+        self.state = State::Closed;
+        self.shutdown = true;
+        self.clear_timers();
+        Event::Failed(ConnectionError::Protocol(err))
+    }
+
+    fn clear_timers(&mut self) {
+        self.close_deadline = None;
+        self.next_ping = None;
+        self.idle_deadline = None;
+    }
+
+    fn arm_keepalive(&mut self, now: Instant) {
+        if self.state != State::Open {
+            return;
+        }
+        self.next_ping = self.config.ping_interval.map(|i| now + i);
+        self.idle_deadline = self.config.idle_timeout.map(|t| now + t);
+    }
+}
