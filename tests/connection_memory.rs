@@ -1,0 +1,80 @@
+//! Heap held by an idle server connection, measured with a counting
+//! allocator: the published figure (README) is checked here.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::Instant;
+
+use webwire::random::SeededRandom;
+use webwire::ws::{Config, Connection, Encoder, Event, Role, Transmit};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: a test-only wrapper around the system allocator that counts bytes;
+// the library itself forbids unsafe code.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::SeqCst);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::SeqCst);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::SeqCst);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+#[test]
+fn idle_server_connection_holds_at_most_1_kib() {
+    let now = Instant::now();
+    let mut wire = Vec::new();
+    let mut client = Encoder::new(Role::Client, SeededRandom::new(1));
+    client.encode_text("hello", &mut wire);
+    client.encode_binary(&[7; 300], &mut wire);
+    client.encode_ping(b"ping", &mut wire).unwrap();
+
+    let before = LIVE.load(Ordering::SeqCst);
+    let mut conns: Vec<Box<Connection<SeededRandom>>> = Vec::new();
+    for _ in 0..1000 {
+        let mut conn = Box::new(Connection::new(
+            Role::Server,
+            Config::default(),
+            SeededRandom::new(0),
+            now,
+        ));
+        // Some traffic first: echo a few messages, then go idle.
+        conn.handle_data(now, &wire);
+        while let Some(e) = conn.poll_event() {
+            match e {
+                Event::Text(t) => conn.send_text(&t).unwrap(),
+                Event::Binary(b) => conn.send_binary(&b).unwrap(),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        while let Transmit::Bytes(_) = conn.poll_transmit(&mut out) {
+            out.clear();
+        }
+        drop(out);
+        conns.push(conn);
+    }
+    let per_conn = (LIVE.load(Ordering::SeqCst) - before) as f64 / 1000.0;
+    eprintln!(
+        "idle server connection: {per_conn:.0} bytes of heap (size_of = {})",
+        size_of::<Connection<SeededRandom>>()
+    );
+    assert!(per_conn <= 1024.0, "idle connection holds {per_conn} bytes");
+    assert!(
+        per_conn >= size_of::<Connection<SeededRandom>>() as f64,
+        "the count must include the connection itself"
+    );
+}
