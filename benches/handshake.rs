@@ -9,20 +9,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use webwire::Status;
 use webwire::ws::handshake::{HandshakeLimits, RequestParser, ServerConfig, accept, accept_key};
 
-/// A Chromium upgrade request (headless Chromium 156 on Linux).
-const CHROMIUM: &[u8] = b"GET /chat HTTP/1.1\r\n\
-Host: 127.0.0.1:9001\r\n\
-Connection: Upgrade\r\n\
-Pragma: no-cache\r\n\
-Cache-Control: no-cache\r\n\
-User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36\r\n\
-Upgrade: websocket\r\n\
-Origin: http://127.0.0.1:8000\r\n\
-Sec-WebSocket-Version: 13\r\n\
-Accept-Encoding: gzip, deflate, br, zstd\r\n\
-Accept-Language: en-US,en;q=0.9\r\n\
-Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+/// A real Chromium 156 upgrade request (tests/data/handshake/request-chromium.http).
+const CHROMIUM: &[u8] = include_bytes!("../tests/data/handshake/request-chromium.http");
 
 fn w6(c: &mut Criterion) {
     let config = ServerConfig::new();
