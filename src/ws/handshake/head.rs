@@ -1,6 +1,9 @@
 //! Reading an HTTP/1.1 head (request or response) incrementally, in linear
 //! time, and writing one.
 
+use std::mem::MaybeUninit;
+
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Version};
 
 use super::HandshakeError;
@@ -82,26 +85,20 @@ impl HeadReader {
         Ok(None)
     }
 
-    /// Finds the end of the head: a line feed followed by an empty line
-    /// (`\n\n` or `\n\r\n`; RFC 9112 §2.2 lets recipients accept bare LF).
+    /// Finds the end of the head, resuming where the last search stopped.
     fn find_end(&mut self) -> Option<usize> {
-        let buf = &self.buf;
-        let mut p = self.scanned;
-        while let Some(i) = buf[p..].iter().position(|&b| b == b'\n') {
-            let lf = p + i;
-            match buf.get(lf + 1..) {
-                Some([b'\n', ..]) => return Some(lf + 2),
-                Some([b'\r', b'\n', ..]) => return Some(lf + 3),
-                // Not enough bytes yet to tell: resume here next time.
-                Some([]) | Some([b'\r']) => {
-                    self.scanned = lf;
-                    return None;
-                }
-                _ => p = lf + 1,
+        match scan_head_end(&self.buf, self.scanned) {
+            Ok(end) => Some(end),
+            Err(resume) => {
+                self.scanned = resume;
+                None
             }
         }
-        self.scanned = buf.len();
-        None
+    }
+
+    /// Whether no bytes are held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
     }
 
     /// The complete head.
@@ -113,6 +110,28 @@ impl HeadReader {
     pub(crate) fn clear(&mut self) {
         *self = Self::default();
     }
+}
+
+/// Finds the end of an HTTP head in `buf`, searching from `from`: a line
+/// feed followed by an empty line (`\n\n` or `\n\r\n`; RFC 9112 §2.2 lets
+/// recipients accept bare LF). `Ok(end)`, or `Err(resume)`: where to resume
+/// once more bytes have arrived.
+pub(crate) fn scan_head_end(buf: &[u8], from: usize) -> Result<usize, usize> {
+    let mut p = from;
+    while let Some(i) = buf
+        .get(p..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+    {
+        let lf = p + i;
+        match buf.get(lf + 1..) {
+            Some([b'\n', ..]) => return Ok(lf + 2),
+            Some([b'\r', b'\n', ..]) => return Ok(lf + 3),
+            // Not enough bytes yet to tell.
+            Some([]) | Some([b'\r']) => return Err(lf),
+            _ => p = lf + 1,
+        }
+    }
+    Err(buf.len())
 }
 
 /// Reads the client's upgrade request from bytes as they arrive.
@@ -151,6 +170,16 @@ impl RequestParser {
 
     /// Takes the next bytes of the request. See the type's docs.
     pub fn feed(&mut self, input: &[u8]) -> Result<Status<(Request<()>, usize)>, HandshakeError> {
+        // The usual case, a whole head in one read, is parsed in place.
+        if self.reader.is_empty() {
+            if let Ok(end) = scan_head_end(input, 0) {
+                if end > self.limits.max_head_size {
+                    return Err(HandshakeError::HeadTooLarge(self.limits.max_head_size));
+                }
+                let request = parse_request_head(&input[..end], self.limits.max_headers)?;
+                return Ok(Status::Complete((request, end)));
+            }
+        }
         let Some(used) = self.reader.feed(input, self.limits.max_head_size)? else {
             return Ok(Status::Partial);
         };
@@ -172,13 +201,24 @@ fn httparse_error(e: httparse::Error, max_headers: usize) -> HandshakeError {
     }
 }
 
-fn header_map(headers: &[httparse::Header<'_>]) -> Result<HeaderMap, HandshakeError> {
+/// Builds the header map. Values share one copy of the head instead of one
+/// allocation each.
+fn header_map(head: &[u8], headers: &[httparse::Header<'_>]) -> Result<HeaderMap, HandshakeError> {
+    let shared = Bytes::copy_from_slice(head);
+    let base = head.as_ptr() as usize;
     let mut map = HeaderMap::with_capacity(headers.len());
     for h in headers {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| HandshakeError::Malformed("invalid header name"))?;
-        let value = HeaderValue::from_bytes(h.value)
-            .map_err(|_| HandshakeError::Malformed("invalid header value"))?;
+        // httparse hands out slices of `head`; find the same bytes in `shared`.
+        let start = (h.value.as_ptr() as usize).wrapping_sub(base);
+        let value = match shared.get(start..start.wrapping_add(h.value.len())) {
+            Some(bytes) if bytes == h.value => {
+                HeaderValue::from_maybe_shared(shared.slice(start..start + h.value.len()))
+            }
+            _ => HeaderValue::from_bytes(h.value),
+        }
+        .map_err(|_| HandshakeError::Malformed("invalid header value"))?;
         map.append(name, value);
     }
     Ok(map)
@@ -196,10 +236,18 @@ pub(crate) fn parse_request_head(
     head: &[u8],
     max_headers: usize,
 ) -> Result<Request<()>, HandshakeError> {
-    let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
-    let mut req = httparse::Request::new(&mut headers);
+    // Header slots on the stack for the usual limit: no allocation.
+    let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 64];
+    let mut heap = Vec::new();
+    let slots = if max_headers <= stack.len() {
+        &mut stack[..max_headers]
+    } else {
+        heap.resize_with(max_headers, MaybeUninit::uninit);
+        &mut heap[..]
+    };
+    let mut req = httparse::Request::new(&mut []);
     match req
-        .parse(head)
+        .parse_with_uninit_headers(head, slots)
         .map_err(|e| httparse_error(e, max_headers))?
     {
         httparse::Status::Complete(_) => {}
@@ -216,7 +264,7 @@ pub(crate) fn parse_request_head(
     *request.method_mut() = method;
     *request.uri_mut() = uri;
     *request.version_mut() = version(req.version);
-    *request.headers_mut() = header_map(req.headers)?;
+    *request.headers_mut() = header_map(head, req.headers)?;
     Ok(request)
 }
 
@@ -239,7 +287,7 @@ pub(crate) fn parse_response_head(
     let mut response = Response::new(());
     *response.status_mut() = status;
     *response.version_mut() = version(res.version);
-    *response.headers_mut() = header_map(res.headers)?;
+    *response.headers_mut() = header_map(head, res.headers)?;
     Ok(response)
 }
 
