@@ -10,6 +10,14 @@ use webwire::ws::{Config, Event, Limits};
 
 const AGENT: &str = "webwire";
 
+/// The handshake: offers permessage-deflate when built with `deflate`.
+fn handshake() -> ClientConfig {
+    #[cfg(feature = "deflate")]
+    return ClientConfig::new().with_deflate(webwire::ws::deflate::DeflateConfig::default());
+    #[cfg(not(feature = "deflate"))]
+    return ClientConfig::new();
+}
+
 fn config() -> Config {
     let limits = Limits::default()
         .with_max_frame_size(16 << 20)
@@ -39,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={AGENT}");
-        match common::connect(&url, ClientConfig::new(), config(), OsRandom::new()) {
+        match common::connect(&url, handshake(), config(), OsRandom::new()) {
             Ok((mut stream, mut conn, rest)) => {
                 let _ = common::drive(&mut stream, &mut conn, &rest, |conn, event| match event {
                     Event::Text(text) => {

@@ -4,7 +4,8 @@
 //! 127.0.0.1:9001). Echoes text as text and binary as binary, answers pings,
 //! echoes the peer's close code, fails the connection with the RFC close
 //! code on a protocol violation and answers a bad handshake with its HTTP
-//! error. This is the server the Autobahn|Testsuite runs against.
+//! error, and negotiates permessage-deflate when built with the `deflate`
+//! feature. This is the server the Autobahn|Testsuite runs against.
 
 mod common;
 
@@ -58,7 +59,13 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
             Err(e) => return refuse(&mut stream, &e),
         }
     };
-    let accepted = match accept(&request, &ServerConfig::new()) {
+    #[allow(unused_mut)]
+    let mut server_config = ServerConfig::new();
+    #[cfg(feature = "deflate")]
+    {
+        server_config = server_config.with_deflate(webwire::ws::deflate::DeflateConfig::default());
+    }
+    let accepted = match accept(&request, &server_config) {
         Ok(a) => a,
         Err(e) => return refuse(&mut stream, &e),
     };
@@ -70,6 +77,8 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
         .with_max_frame_size(16 << 20)
         .with_max_message_size(16 << 20);
     let config = Config::default().with_limits(limits);
+    #[cfg(feature = "deflate")]
+    let config = config.with_deflate(accepted.deflate);
     let mut conn = Connection::new(Role::Server, config, SeededRandom::new(0), Instant::now());
     common::drive(&mut stream, &mut conn, &rest, |conn, event| match event {
         Event::Text(text) => {

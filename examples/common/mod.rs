@@ -102,7 +102,10 @@ pub fn connect<R: RandomSource>(
         }
         if let Status::Complete((outcome, used)) = client.feed(&buf[..n])? {
             return match outcome {
-                ClientOutcome::Accepted(_) => {
+                ClientOutcome::Accepted(accepted) => {
+                    #[cfg(feature = "deflate")]
+                    let config = config.with_deflate(accepted.deflate);
+                    let _ = accepted;
                     let conn = Connection::new(Role::Client, config, random, Instant::now());
                     Ok((stream, conn, buf[used..n].to_vec()))
                 }

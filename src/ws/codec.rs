@@ -143,6 +143,12 @@ pub struct Decoder {
     /// Payload of a control frame split across calls.
     control: Vec<u8>,
     failed: Option<ProtocolError>,
+    /// The message in progress is compressed (RSV1 on its first frame).
+    compressed: bool,
+    /// Inflated bytes of the message in progress.
+    inflated: u64,
+    #[cfg(feature = "deflate")]
+    inflater: Option<super::deflate::Inflater>,
 }
 
 impl Decoder {
@@ -163,7 +169,28 @@ impl Decoder {
             message_len: 0,
             control: Vec::new(),
             failed: None,
+            compressed: false,
+            inflated: 0,
+            #[cfg(feature = "deflate")]
+            inflater: None,
         }
+    }
+
+    /// This decoder with permessage-deflate as negotiated: RSV1 on a
+    /// message's first frame marks it compressed, and it is inflated as it
+    /// arrives, within the message size limit.
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub fn with_deflate(mut self, params: &super::deflate::DeflateParams) -> Self {
+        self.inflater = Some(super::deflate::Inflater::new(params, self.role));
+        self
+    }
+
+    fn deflate_enabled(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.inflater.is_some();
+        #[cfg(not(feature = "deflate"))]
+        return false;
     }
 
     /// The role this decoder receives for.
@@ -230,7 +257,7 @@ impl Decoder {
             && self.message.is_none();
         if idle {
             if let Ok(Status::Complete((header, header_len))) = FrameHeader::parse(buf) {
-                if header.fin && header.opcode == OpCode::Binary {
+                if header.fin && header.opcode == OpCode::Binary && header.rsv == 0 {
                     self.check_header(&header).map_err(|e| self.fail(e))?;
                     let len = header.payload_len as usize; // ≤ max_frame_size
                     let missing = (header_len + len).saturating_sub(buf.len());
@@ -268,7 +295,10 @@ impl Decoder {
                     self.check_header(&header)?;
                     // Fast path: a whole unfragmented message is in the input.
                     let len = header.payload_len as usize; // ≤ max_frame_size
-                    let whole = header.fin && self.message.is_none() && input.len() - pos >= len;
+                    let whole = header.fin
+                        && header.rsv == 0
+                        && self.message.is_none()
+                        && input.len() - pos >= len;
                     if whole && matches!(header.opcode, OpCode::Text | OpCode::Binary) {
                         let payload = &input[pos..pos + len];
                         pos += len;
@@ -318,12 +348,18 @@ impl Decoder {
                 return Ok((pos, Some(control(header.opcode, payload)?)));
             }
 
-            match &mut self.message {
-                Some(Assembly::Text { text, utf8 }) => {
-                    push_text(utf8, text, piece, header.mask, offset)?
+            if self.compressed {
+                self.inflate_piece(piece, header.mask, offset, complete && header.fin)?;
+            } else {
+                match &mut self.message {
+                    Some(Assembly::Text { text, utf8 }) => {
+                        push_text(utf8, text, piece, header.mask, offset)?
+                    }
+                    Some(Assembly::Binary { data }) => {
+                        push_unmasked(data, piece, header.mask, offset)
+                    }
+                    None => {}
                 }
-                Some(Assembly::Binary { data }) => push_unmasked(data, piece, header.mask, offset),
-                None => {}
             }
             if !complete {
                 return Ok((pos, None));
@@ -343,6 +379,93 @@ impl Decoder {
             };
             return Ok((pos, Some(message)));
         }
+    }
+
+    /// Unmasks and inflates a piece of a compressed message into the
+    /// message being assembled; `last` ends the message.
+    #[cfg(feature = "deflate")]
+    fn inflate_piece(
+        &mut self,
+        piece: &[u8],
+        mask: Option<[u8; 4]>,
+        offset: usize,
+        last: bool,
+    ) -> Result<(), ProtocolError> {
+        use super::deflate::InflateError;
+        const BLOCK: usize = 4096;
+        let max = self.limits.max_message_size;
+        let Some(inflater) = self.inflater.as_mut() else {
+            return Err(ProtocolError::ReservedBits(0b100));
+        };
+        let message = &mut self.message;
+        // Grow geometrically but never past the limit, so a bomb is refused
+        // having allocated about the limit, not twice it.
+        // (Text may hold up to 3 more bytes: a code point completed by the
+        // next piece.)
+        let room = |len: usize, cap: usize, more: usize, slack: usize| {
+            let needed = len + more + slack;
+            let ceiling = (max + slack).max(needed);
+            // Within a doubling of the limit: go straight to it, so the
+            // last growth step is not a tiny one that copies everything.
+            let next = if cap.saturating_mul(4) > ceiling {
+                ceiling
+            } else {
+                cap * 2
+            };
+            (needed > cap).then(|| next.clamp(needed, ceiling) - len)
+        };
+        let mut sink = |out: &[u8]| -> Result<(), InflateError> {
+            match message {
+                Some(Assembly::Text { text, utf8 }) => {
+                    if let Some(extra) = room(text.len(), text.capacity(), out.len(), 3) {
+                        text.reserve_exact(extra);
+                    }
+                    utf8.push(out, text).map_err(|_| InflateError::InvalidUtf8)
+                }
+                Some(Assembly::Binary { data }) => {
+                    if let Some(extra) = room(data.len(), data.capacity(), out.len(), 0) {
+                        data.reserve_exact(extra);
+                    }
+                    data.extend_from_slice(out);
+                    Ok(())
+                }
+                None => Ok(()),
+            }
+        };
+        let map = |e: InflateError| match e {
+            InflateError::Corrupt => ProtocolError::InvalidCompressedData,
+            InflateError::InvalidUtf8 => ProtocolError::InvalidUtf8,
+            InflateError::TooLarge(len) => ProtocolError::MessageTooLarge { len, max },
+        };
+        let mut block = [0u8; BLOCK];
+        for (i, chunk) in piece.chunks(BLOCK).enumerate() {
+            let block = &mut block[..chunk.len()];
+            block.copy_from_slice(chunk);
+            if let Some(key) = mask {
+                apply_mask(block, key, offset + i * BLOCK);
+            }
+            inflater
+                .inflate(block, &mut self.inflated, max as u64, &mut sink)
+                .map_err(map)?;
+        }
+        if last {
+            inflater
+                .end_message(&mut self.inflated, max as u64, &mut sink)
+                .map_err(map)?;
+        }
+        Ok(())
+    }
+
+    #[cfg(not(feature = "deflate"))]
+    fn inflate_piece(
+        &mut self,
+        _: &[u8],
+        _: Option<[u8; 4]>,
+        _: usize,
+        _: bool,
+    ) -> Result<(), ProtocolError> {
+        // Unreachable: RSV1 is refused without the feature.
+        Err(ProtocolError::ReservedBits(0b100))
     }
 
     /// Reads a header from the bytes held back from earlier calls and the
@@ -378,7 +501,11 @@ impl Decoder {
     /// Checks a new frame's header against the role, the limits and the
     /// message in progress.
     fn check_header(&self, header: &FrameHeader) -> Result<(), ProtocolError> {
-        if header.rsv != 0 {
+        // RSV1 is permessage-deflate's, on the first frame of a message only.
+        let compressed_start = header.rsv == 0b100
+            && matches!(header.opcode, OpCode::Text | OpCode::Binary)
+            && self.deflate_enabled();
+        if header.rsv != 0 && !compressed_start {
             return Err(ProtocolError::ReservedBits(header.rsv));
         }
         match (self.role, header.mask.is_some()) {
@@ -418,6 +545,10 @@ impl Decoder {
             self.message_len += header.payload_len;
             // Within max_frame_size, checked above.
             let len = header.payload_len as usize;
+            if header.opcode != OpCode::Continuation {
+                self.compressed = header.rsv & 0b100 != 0;
+                self.inflated = 0;
+            }
             match (header.opcode, &mut self.message) {
                 (OpCode::Text, _) => {
                     self.message = Some(Assembly::Text {

@@ -47,6 +47,10 @@ pub struct Config {
     /// off). With a ping interval shorter than this, a live peer's pongs
     /// keep the connection open.
     pub idle_timeout: Option<Duration>,
+    /// permessage-deflate as negotiated in the handshake (default off).
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub deflate: Option<super::deflate::DeflateParams>,
 }
 
 impl Default for Config {
@@ -59,6 +63,8 @@ impl Default for Config {
             close_timeout: Duration::from_secs(5),
             ping_interval: None,
             idle_timeout: None,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }
@@ -97,6 +103,13 @@ impl Config {
     /// With this idle timeout.
     pub const fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.idle_timeout = timeout;
+        self
+    }
+    /// With permessage-deflate, using the parameters the handshake agreed.
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub const fn with_deflate(mut self, params: Option<super::deflate::DeflateParams>) -> Self {
+        self.deflate = params;
         self
     }
 }
@@ -266,16 +279,24 @@ pub struct Connection<R> {
     /// When the peer's close frame arrived: the client's wait for the
     /// server to end the transport starts then.
     last_now: Instant,
+    #[cfg(feature = "deflate")]
+    deflater: Option<super::deflate::Deflater>,
 }
 
 impl<R: RandomSource> Connection<R> {
     /// A connection for `role` whose handshake has completed at `now`.
     /// `random` supplies masking keys (clients) and nothing else.
     pub fn new(role: Role, config: Config, random: R, now: Instant) -> Self {
+        #[allow(unused_mut)]
+        let mut decoder = Decoder::with_limits(role, config.limits);
+        #[cfg(feature = "deflate")]
+        if let Some(params) = &config.deflate {
+            decoder = decoder.with_deflate(params);
+        }
         let mut conn = Self {
             role,
             config,
-            decoder: Decoder::with_limits(role, config.limits),
+            decoder,
             encoder: Encoder::new(role, random),
             state: State::Open,
             pending: Vec::new(),
@@ -287,6 +308,10 @@ impl<R: RandomSource> Connection<R> {
             next_ping: None,
             idle_deadline: None,
             last_now: now,
+            #[cfg(feature = "deflate")]
+            deflater: config
+                .deflate
+                .map(|p| super::deflate::Deflater::new(&p, role)),
         };
         conn.arm_keepalive(now);
         conn
@@ -498,10 +523,55 @@ impl<R: RandomSource> Connection<R> {
     // ---- internals ----
 
     fn send_data(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.send_message(opcode, payload, true)
+    }
+
+    /// Queues a text message that is never compressed, whatever was
+    /// negotiated (for data that is already compressed, or secrets that must
+    /// not share a compression context with attacker-chosen text).
+    pub fn send_text_uncompressed(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_message(OpCode::Text, text.as_bytes(), false)
+    }
+
+    /// Queues a binary message that is never compressed.
+    pub fn send_binary_uncompressed(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_message(OpCode::Binary, data, false)
+    }
+
+    fn send_message(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        compress: bool,
+    ) -> Result<(), SendError> {
         if self.state != State::Open {
             return Err(SendError::Closed);
         }
         self.check_can_send(payload.len())?;
+        #[cfg(feature = "deflate")]
+        if compress {
+            if let Some(compressed) = self.deflater.as_mut().and_then(|d| d.compress(payload)) {
+                // RSV1 on the first frame only (RFC 7692 §6.1).
+                let size = self.config.fragment_size.unwrap_or(usize::MAX).max(1);
+                let count = compressed.len().div_ceil(size).max(1);
+                for (i, piece) in compressed
+                    .chunks(size)
+                    .chain(compressed.is_empty().then_some(&[][..]))
+                    .enumerate()
+                {
+                    let (rsv, op) = if i == 0 {
+                        (0b100, opcode)
+                    } else {
+                        (0, OpCode::Continuation)
+                    };
+                    self.encoder
+                        .encode_frame(i + 1 == count, rsv, op, piece, &mut self.pending);
+                }
+                return Ok(());
+            }
+        }
+        #[cfg(not(feature = "deflate"))]
+        let _ = compress;
         match self.config.fragment_size {
             Some(size) if payload.len() > size => {
                 self.encoder

@@ -11,6 +11,9 @@
 mod close;
 mod codec;
 mod connection;
+#[cfg(feature = "deflate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+pub mod deflate;
 mod error;
 mod frame;
 pub mod handshake;

@@ -29,6 +29,8 @@ pub struct ClientConfig {
     extensions: Vec<ExtensionOffer>,
     headers: HeaderMap,
     limits: HandshakeLimits,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::ws::deflate::DeflateConfig>,
 }
 
 impl ClientConfig {
@@ -60,6 +62,15 @@ impl ClientConfig {
         self
     }
 
+    /// Offer permessage-deflate (RFC 7692) with these parameters; the
+    /// server's answer is checked against them.
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub fn with_deflate(mut self, deflate: crate::ws::deflate::DeflateConfig) -> Self {
+        self.deflate = Some(deflate);
+        self
+    }
+
     /// An extra request header (such as `Authorization` or `Cookie`).
     pub fn with_header(mut self, name: &str, value: &str) -> Result<Self, HandshakeError> {
         let bad = || HandshakeError::InvalidHeaderValue(name.to_owned());
@@ -86,6 +97,11 @@ pub struct ClientAccepted {
     pub protocol: Option<String>,
     /// The extensions the server accepted.
     pub extensions: Vec<ExtensionOffer>,
+    /// permessage-deflate, if the server accepted it: pass it to
+    /// [`Config::with_deflate`](crate::ws::Config::with_deflate).
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub deflate: Option<crate::ws::deflate::DeflateParams>,
 }
 
 /// How the server answered.
@@ -307,11 +323,26 @@ impl ClientHandshake {
             _ => return Err(HandshakeError::UnexpectedProtocol),
         };
         let mut extensions = Vec::new();
+        #[cfg(feature = "deflate")]
+        let mut deflate = None;
         for value in headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS) {
             let value = value
                 .to_str()
                 .map_err(|_| HandshakeError::MalformedHeader("Sec-WebSocket-Extensions"))?;
             for ext in parse_extensions(value)? {
+                #[cfg(feature = "deflate")]
+                if let (Some(ours), true) = (
+                    &self.config.deflate,
+                    ext.name
+                        .eq_ignore_ascii_case(crate::ws::deflate::PERMESSAGE_DEFLATE),
+                ) {
+                    if deflate.is_some() {
+                        return Err(HandshakeError::UnexpectedExtension(ext.to_string()));
+                    }
+                    deflate = Some(ours.check_response(&ext)?);
+                    extensions.push(ext);
+                    continue;
+                }
                 if !self
                     .config
                     .extensions
@@ -327,6 +358,8 @@ impl ClientHandshake {
             response: head_of(response),
             protocol,
             extensions,
+            #[cfg(feature = "deflate")]
+            deflate,
         }))
     }
 }
@@ -345,13 +378,14 @@ fn add_offers(headers: &mut HeaderMap, config: &ClientConfig) -> Result<(), Hand
             value(&config.protocols.join(", "))?,
         );
     }
-    if !config.extensions.is_empty() {
-        let list = config
-            .extensions
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
+    #[allow(unused_mut)]
+    let mut offers: Vec<String> = config.extensions.iter().map(ToString::to_string).collect();
+    #[cfg(feature = "deflate")]
+    if let Some(deflate) = &config.deflate {
+        offers.push(deflate.offer().to_string());
+    }
+    if !offers.is_empty() {
+        let list = offers.join(", ");
         headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, value(&list)?);
     }
     for (name, v) in &config.headers {

@@ -18,7 +18,7 @@
 use http::{Method, Request, Response, StatusCode};
 
 use super::HandshakeError;
-use super::server::{Accepted, ServerConfig, check_version, finish_response, negotiate};
+use super::server::{Accepted, ServerConfig, check_version, negotiate};
 
 /// The `:protocol` value that asks for a WebSocket.
 pub const EXTENDED_CONNECT_PROTOCOL: &str = "websocket";
@@ -62,14 +62,9 @@ pub fn accept_extended_connect<B>(
     }
     let headers = request.headers();
     check_version(headers)?;
-    let (protocol, extensions) = negotiate(headers, config)?;
+    let negotiated = negotiate(headers, config)?;
     let mut response = Response::new(());
     *response.status_mut() = StatusCode::OK;
     *response.version_mut() = request.version();
-    finish_response(&mut response, config, &protocol, &extensions)?;
-    Ok(Accepted {
-        response,
-        protocol,
-        extensions,
-    })
+    negotiated.finish(response, config)
 }

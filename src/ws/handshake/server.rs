@@ -68,6 +68,8 @@ pub struct ServerConfig {
     origin: OriginPolicy,
     protocols: ProtocolChoice,
     headers: HeaderMap,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::ws::deflate::DeflateConfig>,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -133,6 +135,15 @@ impl ServerConfig {
         self
     }
 
+    /// Accept permessage-deflate offers this configuration can honour
+    /// (RFC 7692); others are declined.
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub fn with_deflate(mut self, deflate: crate::ws::deflate::DeflateConfig) -> Self {
+        self.deflate = Some(deflate);
+        self
+    }
+
     /// The origin policy.
     pub fn with_origin_policy(mut self, policy: OriginPolicy) -> Self {
         self.origin = policy;
@@ -190,6 +201,11 @@ pub struct Accepted {
     pub protocol: Option<String>,
     /// The extensions accepted, as sent in the response.
     pub extensions: Vec<ExtensionOffer>,
+    /// permessage-deflate, if it was agreed: pass it to
+    /// [`Config::with_deflate`](crate::ws::Config::with_deflate).
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub deflate: Option<crate::ws::deflate::DeflateParams>,
 }
 
 impl Accepted {
@@ -242,22 +258,17 @@ pub fn accept<B>(request: &Request<B>, config: &ServerConfig) -> Result<Accepted
     }
     check_version(headers)?;
     let key = websocket_key(headers)?;
-    let (protocol, extensions) = negotiate(headers, config)?;
+    let negotiated = negotiate(headers, config)?;
 
     let mut response = Response::new(());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let out = response.headers_mut();
     out.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     out.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    let accept = HeaderValue::from_str(&accept_key(key.as_bytes()))
+    let accept = HeaderValue::from_maybe_shared(bytes::Bytes::from(accept_key(key.as_bytes())))
         .map_err(|_| HandshakeError::InvalidKey)?;
     out.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
-    finish_response(&mut response, config, &protocol, &extensions)?;
-    Ok(Accepted {
-        response,
-        protocol,
-        extensions,
-    })
+    negotiated.finish(response, config)
 }
 
 /// `Sec-WebSocket-Version: 13`, exactly one (426 otherwise).
@@ -283,25 +294,64 @@ fn websocket_key(headers: &HeaderMap) -> Result<&str, HandshakeError> {
     }
 }
 
+/// What was agreed besides the upgrade itself.
+pub(crate) struct Negotiated {
+    protocol: Option<String>,
+    extensions: Vec<ExtensionOffer>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::ws::deflate::DeflateParams>,
+}
+
+impl Negotiated {
+    /// Completes `response` and wraps it up.
+    pub(crate) fn finish(
+        self,
+        mut response: Response<()>,
+        config: &ServerConfig,
+    ) -> Result<Accepted, HandshakeError> {
+        finish_response(&mut response, config, &self.protocol, &self.extensions)?;
+        Ok(Accepted {
+            response,
+            protocol: self.protocol,
+            extensions: self.extensions,
+            #[cfg(feature = "deflate")]
+            deflate: self.deflate,
+        })
+    }
+}
+
 /// Origin, subprotocol and extensions: the part HTTP/1.1 and extended
 /// CONNECT share.
 pub(crate) fn negotiate(
     headers: &HeaderMap,
     config: &ServerConfig,
-) -> Result<(Option<String>, Vec<ExtensionOffer>), HandshakeError> {
+) -> Result<Negotiated, HandshakeError> {
     if !config.origin_allowed(headers) {
         return Err(HandshakeError::OriginRejected);
     }
     let protocol = config.choose_protocol(headers)?;
+    let mut offers = Vec::new();
     for value in headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS) {
         let value = value
             .to_str()
             .map_err(|_| HandshakeError::MalformedHeader("Sec-WebSocket-Extensions"))?;
-        // Parsed so that malformed offers are refused; no extension is
-        // supported yet, so every well-formed offer is declined.
-        parse_extensions(value)?;
+        // Malformed offers are refused; well-formed ones this server does
+        // not support are declined.
+        offers.extend(parse_extensions(value)?);
     }
-    Ok((protocol, Vec::new()))
+    #[allow(unused_mut)]
+    let mut negotiated = Negotiated {
+        protocol,
+        extensions: Vec::new(),
+        #[cfg(feature = "deflate")]
+        deflate: None,
+    };
+    #[cfg(feature = "deflate")]
+    if let Some((params, response)) = config.deflate.and_then(|d| d.accept_offers(&offers)) {
+        negotiated.deflate = Some(params);
+        negotiated.extensions.push(response);
+    }
+    Ok(negotiated)
 }
 
 /// Adds the chosen subprotocol, extensions and extra headers.
