@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cases=${1:?cases}
 ab=../shared/autobahn
-cargo build --release --example echo_server --example autobahn_client
+cargo build --release --features deflate --example echo_server --example autobahn_client
 "$ab/setup.sh" >/dev/null
 
 check() {  # summary file
