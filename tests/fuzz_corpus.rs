@@ -59,3 +59,9 @@ fn handshake_request_corpus() {
 fn handshake_response_corpus() {
     replay("handshake_response", checks::handshake_response);
 }
+
+#[cfg(feature = "deflate")]
+#[test]
+fn decode_deflate_corpus() {
+    replay("decode_deflate", checks::decode_deflate);
+}

@@ -32,8 +32,28 @@ pub fn frame_header(data: &[u8]) {
 
 type Outcome = (Vec<Incoming>, Option<ProtocolError>);
 
+fn decoder(role: Role, limits: Limits, deflate: bool) -> Decoder {
+    let dec = Decoder::with_limits(role, limits);
+    #[cfg(feature = "deflate")]
+    if deflate {
+        let offers =
+            webwire::ws::handshake::parse_extensions("permessage-deflate").expect("valid offer");
+        let (params, _) = webwire::ws::deflate::DeflateConfig::default()
+            .accept_offers(&offers)
+            .expect("accepted");
+        return dec.with_deflate(&params);
+    }
+    #[cfg(not(feature = "deflate"))]
+    let _ = deflate;
+    dec
+}
+
 fn run(role: Role, limits: Limits, data: &[u8], chunk: usize) -> Outcome {
-    let mut dec = Decoder::with_limits(role, limits);
+    run_with(role, limits, data, chunk, false)
+}
+
+fn run_with(role: Role, limits: Limits, data: &[u8], chunk: usize, deflate: bool) -> Outcome {
+    let mut dec = decoder(role, limits, deflate);
     let mut out = Vec::new();
     for piece in data.chunks(chunk.max(1)) {
         let mut rest = piece;
@@ -197,4 +217,38 @@ pub fn handshake_response(data: &[u8]) {
         None
     };
     assert_eq!(run(usize::MAX), run(usize::from(first % 13) + 1));
+}
+
+/// Message assembly with permessage-deflate: whole and chunked input agree;
+/// (Compiled where webwire's `deflate` feature is on; the fuzz crate turns
+/// its own `deflate` feature on by default.)
+/// inflated messages stay within the message limit, errors carry a close code.
+#[cfg(feature = "deflate")]
+pub fn decode_deflate(data: &[u8]) {
+    let Some((&first, data)) = data.split_first() else {
+        return;
+    };
+    let role = if first & 0x80 == 0 {
+        Role::Client
+    } else {
+        Role::Server
+    };
+    let limits = Limits::default()
+        .with_max_frame_size(4096)
+        .with_max_message_size(64 * 1024);
+    let whole = run_with(role, limits, data, usize::MAX, true);
+    let chunked = run_with(role, limits, data, usize::from(first % 17) + 1, true);
+    assert_eq!(whole, chunked);
+    for m in &whole.0 {
+        let len = match m {
+            Incoming::Text(t) => t.len(),
+            Incoming::Binary(b) => b.len(),
+            _ => 0,
+        };
+        assert!(len <= 64 * 1024, "inflated past the limit");
+    }
+    if let Some(e) = &whole.1 {
+        let code = e.close_code().0;
+        assert!(code == 1002 || code == 1007 || code == 1009, "{e}");
+    }
 }

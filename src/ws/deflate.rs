@@ -439,12 +439,12 @@ impl Inflater {
         let mut rest = input;
         loop {
             let (in_before, out_before) = (state.total_in(), state.total_out());
-            let status = state
-                .decompress(rest, &mut block, FlushDecompress::Sync)
-                .map_err(|_| InflateError::Corrupt)?;
+            let result = state.decompress(rest, &mut block, FlushDecompress::Sync);
             let used = (state.total_in() - in_before) as usize;
             let n = (state.total_out() - out_before) as usize;
             rest = rest.get(used..).unwrap_or_default();
+            // Output decoded before a corrupt spot is handed on first, so the
+            // error reported does not depend on how the input was split.
             if n > 0 {
                 *produced += n as u64;
                 if *produced > limit {
@@ -452,6 +452,7 @@ impl Inflater {
                 }
                 sink(block.get(..n).unwrap_or_default())?;
             }
+            let status = result.map_err(|_| InflateError::Corrupt)?;
             if matches!(status, Status::StreamEnd) {
                 // A final block ended the stream (RFC 7692 §7.2.3.3 allows
                 // BFINAL); whatever follows starts a new one.
