@@ -78,3 +78,71 @@ fn idle_server_connection_holds_at_most_1_kib() {
         "the count must include the connection itself"
     );
 }
+
+/// Heap of an idle server connection with permessage-deflate after some
+/// traffic, for three parameter sets. Published in the README.
+#[cfg(feature = "deflate")]
+#[test]
+fn idle_server_connection_with_deflate() {
+    use webwire::ws::deflate::DeflateConfig;
+    use webwire::ws::handshake::parse_extensions;
+
+    let now = Instant::now();
+    let measure = |config: DeflateConfig| -> f64 {
+        let offer = config.offer().to_string();
+        let (params, _) = config
+            .accept_offers(&parse_extensions(&offer).unwrap())
+            .unwrap();
+        // What a client would send: compressed messages.
+        let mut client = Connection::new(
+            Role::Client,
+            Config::default().with_deflate(Some(params)),
+            SeededRandom::new(1),
+            now,
+        );
+        let text = "a message that is long enough to be compressed, ".repeat(8);
+        client.send_text(&text).unwrap();
+        let mut wire = Vec::new();
+        while let Transmit::Bytes(_) = client.poll_transmit(&mut wire) {}
+        assert_eq!(wire[0] & 0x40, 0x40, "compressed");
+
+        let before = LIVE.load(Ordering::SeqCst);
+        let mut conns = Vec::new();
+        for _ in 0..20 {
+            let mut conn = Box::new(Connection::new(
+                Role::Server,
+                Config::default().with_deflate(Some(params)),
+                SeededRandom::new(0),
+                now,
+            ));
+            conn.handle_data(now, &wire);
+            while let Some(e) = conn.poll_event() {
+                if let Event::Text(t) = e {
+                    conn.send_text(&t).unwrap();
+                }
+            }
+            let mut out = Vec::new();
+            while let Transmit::Bytes(_) = conn.poll_transmit(&mut out) {
+                out.clear();
+            }
+            conns.push(conn);
+        }
+        (LIVE.load(Ordering::SeqCst) - before) as f64 / 20.0
+    };
+    let full = measure(DeflateConfig::default());
+    let small = measure(
+        DeflateConfig::default()
+            .with_server_max_window_bits(9)
+            .with_client_max_window_bits(9),
+    );
+    let released = measure(DeflateConfig::default().with_no_context_takeover(true));
+    eprintln!(
+        "idle server connection with deflate: window 15 {full:.0} B, window 9 {small:.0} B, no context takeover {released:.0} B"
+    );
+    // Without context takeover nothing is kept between messages.
+    assert!(released <= 1024.0, "{released}");
+    assert!(
+        small < full,
+        "smaller windows must cost less: {small} vs {full}"
+    );
+}
