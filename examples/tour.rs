@@ -5,6 +5,10 @@
 //! `examples/common`.
 
 mod common;
+// The webhook delivery half of the tour lives beside it, runnable alone too.
+#[allow(dead_code)]
+#[path = "webhook_delivery.rs"]
+mod webhook_delivery;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -12,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use webwire::Status;
 use webwire::random::{OsRandom, SeededRandom};
-use webwire::webhook::{InMemoryReplayGuard, Scheme, Secret, Signer, Verifier, VerifyError};
 use webwire::ws::handshake::{ClientConfig, RequestParser, ServerConfig, accept};
 use webwire::ws::{CloseCode, Config, Connection, Event, Role};
 
@@ -39,26 +42,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     break (request, buf[used..n].to_vec());
                 }
             };
-            let accepted = accept(&request, &ServerConfig::new().with_protocols(["tour.v1"]))?;
+            let server_config = ServerConfig::new().with_protocols(["tour.v1"]);
+            #[cfg(feature = "deflate")]
+            let server_config =
+                server_config.with_deflate(webwire::ws::deflate::DeflateConfig::default());
+            let accepted = accept(&request, &server_config)?;
             let mut response = Vec::new();
             accepted.write_response(&mut response);
             stream.write_all(&response)?;
             println!(
-                "{} server accepted the upgrade (subprotocol {:?})",
+                "{} server accepted the upgrade (subprotocol {:?}, extensions {:?})",
                 t(),
-                accepted.protocol
+                accepted.protocol,
+                accepted
+                    .extensions
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
             );
-            let mut conn = Connection::new(
-                Role::Server,
-                Config::default(),
-                SeededRandom::new(0),
-                Instant::now(),
-            );
+            let config = Config::default();
+            #[cfg(feature = "deflate")]
+            let config = config.with_deflate(accepted.deflate);
+            let mut conn =
+                Connection::new(Role::Server, config, SeededRandom::new(0), Instant::now());
             common::drive(&mut stream, &mut conn, &rest, |conn, event| {
                 println!("{} server <- {}", t(), describe(&event));
                 match event {
-                    Event::Text(text) => conn.send_text(&text.to_uppercase()).unwrap_or_default(),
-                    Event::Binary(data) => conn.send_binary(&data).unwrap_or_default(),
+                    Event::Text(text) => {
+                        let _ = conn.send_text(&text.to_uppercase());
+                    }
+                    Event::Binary(data) => {
+                        let _ = conn.send_binary(&data);
+                    }
                     _ => {}
                 }
             })?;
@@ -68,6 +83,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let handshake = ClientConfig::new().with_protocols(["tour.v1"]);
+    // With `--features deflate`, messages travel compressed (RFC 7692).
+    #[cfg(feature = "deflate")]
+    let handshake =
+        handshake.with_deflate(webwire::ws::deflate::DeflateConfig::default().with_threshold(8));
     let (mut stream, mut conn, rest) = common::connect(
         &format!("ws://{addr}/tour"),
         handshake,
@@ -95,46 +114,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|_| "server thread panicked")?
         .map_err(|e| e.to_string())?;
 
-    println!("\n== Webhooks (Standard Webhooks v1)");
-    let scheme = Scheme::standard();
-    let secret = Secret::parse(&scheme, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
-    let signer = Signer::new(scheme.clone(), secret.clone())?;
-    let verifier = Verifier::new(scheme, secret)?;
-    let now = 1_764_000_000;
-    let body = br#"{"type":"invoice.paid","id":"inv_42"}"#;
-    let request = signer.request(
-        "https://example.com/hooks",
-        "msg_tour_1",
-        now,
-        body.to_vec(),
-    )?;
-    for (name, value) in request.headers() {
-        println!(
-            "{} sender header  {name}: {}",
-            t(),
-            value.to_str().unwrap_or("?")
-        );
-    }
-    let mut replays = InMemoryReplayGuard::new(verifier.tolerance(), 1024);
-    let verified =
-        verifier.verify_once(request.headers(), request.body(), now + 2, &mut replays)?;
-    println!("{} receiver verified id {:?}", t(), verified.id());
-    match verifier.verify_once(request.headers(), request.body(), now + 3, &mut replays) {
-        Err(VerifyError::Replayed) => println!("{} receiver dropped the replayed id", t()),
-        other => return Err(format!("replay not caught: {other:?}").into()),
-    }
-    match verifier.verify(
-        request.headers(),
-        br#"{"type":"invoice.paid","id":"inv_43"}"#,
-        now + 4,
-    ) {
-        Err(e) => println!(
-            "{} receiver rejected a tampered body: {e} ({})",
-            t(),
-            e.status_hint()
-        ),
-        Ok(_) => return Err("tampered body verified".into()),
-    }
+    println!("\n== Webhooks: signing, fan-out, retries on a compressed clock, verification");
+    let mut stdout = std::io::stdout();
+    webhook_delivery::webhook_tour(&mut stdout).map_err(|e| e.to_string())?;
     println!("\ntour complete in {}", t().trim());
     Ok(())
 }

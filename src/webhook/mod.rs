@@ -13,6 +13,11 @@
 //! | [`Signer`] | body → signature headers, or a ready `http::Request` |
 //! | [`Verifier`] | headers + body + now → [`Verified`] or [`VerifyError`] |
 //! | [`ReplayGuard`] | "have I seen this message?", with [`InMemoryReplayGuard`] |
+//! | [`RetryPolicy`] | pure: attempt + outcome → [`Decision`] (retry when, give up, disable) |
+//! | [`Delivery`] | one event to one endpoint: attempts, next due time; serde-persistable |
+//! | [`EndpointHealth`] | disables an endpoint after 410 or days of failure |
+//! | [`Endpoint`] | URL, signer, event filters; [`fan_out`] signs an event for each |
+//! | [`SsrfPolicy`] | refuses endpoint URLs and resolved addresses that are not public |
 //!
 //! ```
 //! use webwire::webhook::{InMemoryReplayGuard, Scheme, Secret, Signer, Verifier, VerifyError};
@@ -37,15 +42,38 @@
 //! assert_eq!(forged, Err(VerifyError::NoMatchingSignature));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Delivery
+//!
+//! Senders get a delivery engine that decides and never waits: an
+//! [`Endpoint`] (checked by an [`SsrfPolicy`]) signs each attempt, a
+//! [`Delivery`] records outcomes and says when the next attempt is due
+//! according to its [`RetryPolicy`], and [`EndpointHealth`] says when to stop
+//! calling an endpoint. The caller sends the requests, keeps the clock and
+//! stores the (serialisable) state, for example in an outbox table.
 
 mod codec;
+mod delivery;
+mod endpoint;
 mod replay;
+mod retry;
 mod scheme;
 mod secret;
 mod sign;
 mod verify;
 
+pub use delivery::{
+    Attempt, DEFAULT_DISABLE_AFTER, Delivery, DeliveryError, DeliveryState, DisableReason,
+    EndpointHealth, EndpointId, Event, HealthStatus,
+};
+pub use endpoint::{
+    AddressClass, Dispatch, Endpoint, EndpointError, EventFilter, SsrfError, SsrfPolicy, fan_out,
+};
 pub use replay::{InMemoryReplayGuard, ReplayGuard};
+pub use retry::{
+    Classification, Decision, GiveUpReason, Jitter, Outcome, OutcomeClass, RetryPolicy, RetryState,
+    Schedule, parse_retry_after,
+};
 pub use scheme::{CustomScheme, DEFAULT_TOLERANCE, Encoding, Scheme, SchemeError, SecretFormat};
 pub use secret::{Secret, SecretError};
 pub use sign::{DEFAULT_USER_AGENT, SignError, Signer};
