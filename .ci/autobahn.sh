@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 cases=${1:?cases}
 ab=../shared/autobahn
 cargo build --release --features deflate --example echo_server --example autobahn_client
+bin="${CARGO_TARGET_DIR:-target}/release/examples"
 "$ab/setup.sh" >/dev/null
 
 check() {  # summary file
@@ -28,7 +29,7 @@ check() {  # summary file
 }
 
 port=$((20000 + RANDOM % 20000))
-target/release/examples/echo_server --addr "127.0.0.1:$port" > target/ab-echo.log 2>&1 &
+"$bin/echo_server" --addr "127.0.0.1:$port" > target/ab-echo.log 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 50); do grep -q listening target/ab-echo.log && break; sleep 0.1; done
@@ -39,6 +40,6 @@ check target/ab-server.txt
 
 cport=$((port + 1))
 CASES="$cases" "$ab/run-client-suite.sh" "$cport" target/ab-client \
-    target/release/examples/autobahn_client "ws://127.0.0.1:$cport" > target/ab-client.txt 2>&1
+    "$bin/autobahn_client" "ws://127.0.0.1:$cport" > target/ab-client.txt 2>&1
 echo "== client role"
 check target/ab-client.txt
