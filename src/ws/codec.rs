@@ -731,14 +731,33 @@ impl<R: RandomSource> Encoder<R> {
         if opcode.is_control() || opcode == OpCode::Continuation {
             return Err(EncodeError::NotADataOpcode);
         }
-        let count = payload.len().div_ceil(fragment_size).max(1);
-        let mut pieces = payload.chunks(fragment_size);
+        self.encode_message(opcode, 0, payload, fragment_size, out);
+        Ok(())
+    }
+
+    /// Appends a data message in frames of at most `fragment_size` bytes
+    /// (at least one frame), with `first_rsv` on the first frame only: how
+    /// permessage-deflate marks a compressed message (RFC 7692 §6.1).
+    pub(crate) fn encode_message(
+        &mut self,
+        opcode: OpCode,
+        first_rsv: u8,
+        payload: &[u8],
+        fragment_size: usize,
+        out: &mut impl OutBuffer,
+    ) {
+        let size = fragment_size.max(1);
+        let count = payload.len().div_ceil(size).max(1);
+        let mut pieces = payload.chunks(size);
         for i in 0..count {
             let piece = pieces.next().unwrap_or_default();
-            let op = if i == 0 { opcode } else { OpCode::Continuation };
-            self.write_frame(i + 1 == count, 0, op, piece, out);
+            let (rsv, op) = if i == 0 {
+                (first_rsv, opcode)
+            } else {
+                (0, OpCode::Continuation)
+            };
+            self.write_frame(i + 1 == count, rsv, op, piece, out);
         }
-        Ok(())
     }
 
     /// Appends a ping with up to 125 bytes of application data.

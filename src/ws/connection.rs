@@ -548,39 +548,19 @@ impl<R: RandomSource> Connection<R> {
             return Err(SendError::Closed);
         }
         self.check_can_send(payload.len())?;
+        let size = self.config.fragment_size.unwrap_or(usize::MAX);
         #[cfg(feature = "deflate")]
         if compress {
             if let Some(compressed) = self.deflater.as_mut().and_then(|d| d.compress(payload)) {
-                // RSV1 on the first frame only (RFC 7692 §6.1).
-                let size = self.config.fragment_size.unwrap_or(usize::MAX).max(1);
-                let count = compressed.len().div_ceil(size).max(1);
-                for (i, piece) in compressed
-                    .chunks(size)
-                    .chain(compressed.is_empty().then_some(&[][..]))
-                    .enumerate()
-                {
-                    let (rsv, op) = if i == 0 {
-                        (0b100, opcode)
-                    } else {
-                        (0, OpCode::Continuation)
-                    };
-                    self.encoder
-                        .encode_frame(i + 1 == count, rsv, op, piece, &mut self.pending);
-                }
+                self.encoder
+                    .encode_message(opcode, 0b100, &compressed, size, &mut self.pending);
                 return Ok(());
             }
         }
         #[cfg(not(feature = "deflate"))]
         let _ = compress;
-        match self.config.fragment_size {
-            Some(size) if payload.len() > size => {
-                self.encoder
-                    .encode_fragmented(opcode, payload, size, &mut self.pending)?;
-            }
-            _ => self
-                .encoder
-                .encode_frame(true, 0, opcode, payload, &mut self.pending),
-        }
+        self.encoder
+            .encode_message(opcode, 0, payload, size, &mut self.pending);
         Ok(())
     }
 

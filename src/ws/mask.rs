@@ -2,7 +2,7 @@
 //!
 //! Masking XORs each payload byte with `key[i % 4]`. The loops below work on
 //! fixed 64-byte blocks so the compiler turns them into full-width SIMD XORs
-//! without any `unsafe`; the ragged head and tail are done a byte at a time.
+//! in entirely safe code; the ragged head and tail are done a byte at a time.
 
 /// Bytes per block: one AVX-512 register, two AVX2, four SSE2.
 const BLOCK: usize = 64;

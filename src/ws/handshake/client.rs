@@ -7,6 +7,7 @@ use http::{
 
 use super::extensions::{ExtensionOffer, parse_extensions};
 use super::head::{HandshakeLimits, HeadReader, parse_response_head, write_headers};
+use super::server::Accepted;
 use super::{HandshakeError, accept_key, has_token};
 use crate::Status;
 use crate::random::RandomSource;
@@ -87,28 +88,11 @@ impl ClientConfig {
     }
 }
 
-/// A handshake the server accepted.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ClientAccepted {
-    /// The server's response.
-    pub response: Response<()>,
-    /// The subprotocol the server chose, if any.
-    pub protocol: Option<String>,
-    /// The extensions the server accepted.
-    pub extensions: Vec<ExtensionOffer>,
-    /// permessage-deflate, if the server accepted it: pass it to
-    /// [`Config::with_deflate`](crate::ws::Config::with_deflate).
-    #[cfg(feature = "deflate")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
-    pub deflate: Option<crate::ws::deflate::DeflateParams>,
-}
-
 /// How the server answered.
 #[derive(Debug, Clone)]
 pub enum ClientOutcome {
     /// The server switched to WebSocket; frames follow.
-    Accepted(ClientAccepted),
+    Accepted(Accepted),
     /// The server answered with another status (a redirect, 401, 403, …):
     /// its status and headers, for the caller to act on. Any body follows
     /// the head on the wire and was not read.
@@ -354,7 +338,7 @@ impl ClientHandshake {
                 extensions.push(ext);
             }
         }
-        Ok(ClientOutcome::Accepted(ClientAccepted {
+        Ok(ClientOutcome::Accepted(Accepted {
             response: head_of(response),
             protocol,
             extensions,

@@ -47,7 +47,7 @@ mod h2;
 mod head;
 mod server;
 
-pub use client::{ClientAccepted, ClientConfig, ClientHandshake, ClientOutcome};
+pub use client::{ClientConfig, ClientHandshake, ClientOutcome};
 pub use error::HandshakeError;
 pub use extensions::{ExtensionOffer, parse_extensions};
 pub use h2::{EXTENDED_CONNECT_PROTOCOL, accept_extended_connect};

@@ -190,12 +190,12 @@ impl ServerConfig {
     }
 }
 
-/// A handshake the server accepted.
+/// An accepted handshake, in either role: what was agreed.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Accepted {
-    /// The response to send: `101 Switching Protocols` over HTTP/1.1, `200`
-    /// over HTTP/2 and HTTP/3.
+    /// The response: `101 Switching Protocols` over HTTP/1.1, `200` over
+    /// HTTP/2 and HTTP/3. The server sends it; the client received it.
     pub response: Response<()>,
     /// The subprotocol chosen, if any.
     pub protocol: Option<String>,
@@ -209,7 +209,7 @@ pub struct Accepted {
 }
 
 impl Accepted {
-    /// Appends the response as HTTP/1.1 bytes to `out`.
+    /// Appends the response as HTTP/1.1 bytes to `out` (server side).
     pub fn write_response(&self, out: &mut Vec<u8>) {
         super::write_response(&self.response, out);
     }
