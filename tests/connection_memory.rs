@@ -33,8 +33,12 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+/// The count is global: tests that measure take turns.
+static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn idle_server_connection_holds_at_most_1_kib() {
+    let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
     let now = Instant::now();
     let mut wire = Vec::new();
     let mut client = Encoder::new(Role::Client, SeededRandom::new(1));
@@ -84,6 +88,7 @@ fn idle_server_connection_holds_at_most_1_kib() {
 #[cfg(feature = "deflate")]
 #[test]
 fn idle_server_connection_with_deflate() {
+    let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
     use webwire::ws::deflate::DeflateConfig;
     use webwire::ws::handshake::parse_extensions;
 
