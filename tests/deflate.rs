@@ -416,3 +416,52 @@ fn inflated_size_limit_fails_with_1009() {
         )))
     ));
 }
+
+#[test]
+fn incompressible_messages_go_plain_and_the_window_stays_in_step() {
+    use webwire::random::RandomSource;
+    let config = DeflateConfig::default().with_threshold(0);
+    let (mut server, mut client) = server_client(config, config);
+    let mut noise = vec![0u8; 4096];
+    SeededRandom::new(5).fill_bytes(&mut noise);
+    let text = "compressible text, compressible text, compressible text";
+    // Compressible, incompressible, then compressible again: the third one
+    // must not refer to bytes the peer never inflated.
+    client.send_text(text).unwrap();
+    client.send_binary(&noise).unwrap();
+    client.send_text(text).unwrap();
+    let wire = transmit(&mut client);
+    // The first byte of each (masked, client) frame: FIN, RSV1, opcode.
+    let frames: Vec<u8> = {
+        let mut firsts = Vec::new();
+        let mut pos = 0;
+        while pos < wire.len() {
+            firsts.push(wire[pos]);
+            let len7 = (wire[pos + 1] & 0x7f) as usize;
+            let (len, hl) = match len7 {
+                126 => (
+                    u16::from_be_bytes([wire[pos + 2], wire[pos + 3]]) as usize,
+                    4,
+                ),
+                127 => (
+                    u64::from_be_bytes(wire[pos + 2..pos + 10].try_into().unwrap()) as usize,
+                    10,
+                ),
+                n => (n, 2),
+            };
+            pos += hl + 4 + len;
+        }
+        firsts
+    };
+    assert_eq!(frames, [0xc1, 0x82, 0xc1], "compressed, plain, compressed");
+    assert!(wire.len() < text.len() * 2 + noise.len() + 40);
+    server.handle_data(Instant::now(), &wire);
+    assert_eq!(
+        events(&mut server),
+        [
+            Event::Text(text.into()),
+            Event::Binary(Bytes::from(noise)),
+            Event::Text(text.into())
+        ]
+    );
+}

@@ -10,6 +10,10 @@
 //! the inflated bytes as they are produced, so a small frame that would
 //! inflate to gigabytes fails with 1009 after at most the limit.
 //!
+//! The backend is flate2's zlib-rs. If another crate in your build turns on
+//! flate2's C `zlib` feature, flate2 uses that for everyone, webwire
+//! included: same output, other speed and memory figures.
+//!
 //! Memory per connection, with zlib-rs: a compressor holds about
 //! `2^(window_bits + 2) + 2^(mem_level + 9)` bytes (256 KiB at window 15,
 //! 8 KiB at window 9 with `mem_level` 1…), an inflater about
@@ -383,6 +387,14 @@ impl Deflater {
         }
         if out.ends_with(&TAIL) {
             out.truncate(out.len() - TAIL.len());
+        }
+        if out.len() > payload.len() && payload.len() >= 64 {
+            // Incompressible: send it plain. The peer never sees these bytes
+            // in its window, so ours must forget them too: start afresh.
+            // (Tiny messages grow by a few bytes at most; they keep the
+            // context instead.)
+            self.state = None;
+            return None;
         }
         if self.reset_each_message {
             self.state = None;

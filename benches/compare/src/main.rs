@@ -368,6 +368,316 @@ impl EncodeInput {
 enum Kind {
     Decode { wire: Vec<u8> },
     Encode(EncodeInput),
+    Echo(EchoInput),
+}
+
+/// W7's input: the masked, compressed frames of a reference client (webwire's
+/// client-role `Connection` with permessage-deflate and context takeover),
+/// produced once, and what each contender's server endpoint is configured
+/// with. Context takeover chains the messages: every timed sample runs the
+/// whole stream, in order, through a fresh server endpoint.
+struct EchoInput {
+    /// The client's wire bytes, all messages in order.
+    wire: Bytes,
+    count: usize,
+    msg_len: usize,
+    /// The client's offer (its Sec-WebSocket-Extensions value).
+    offer: String,
+    /// What webwire's server agreed to the offer (its default level 6), and
+    /// the same at level 1 (diagnostic).
+    ww_server: webwire::ws::deflate::DeflateParams,
+    ww_server_l1: webwire::ws::deflate::DeflateParams,
+    /// The client's parameters: decode the replies in the verification pass.
+    ww_client: webwire::ws::deflate::DeflateParams,
+    /// The offer as request headers, for ratchet_rs's negotiation.
+    #[cfg(feature = "ratchet")]
+    headers: ratchet_rs::HeaderMap,
+}
+
+/// (first header byte, masked, payload length) of each frame in `wire`.
+fn frames(mut wire: &[u8]) -> Vec<(u8, bool, usize)> {
+    let mut out = Vec::new();
+    while !wire.is_empty() {
+        let masked = wire[1] & 0x80 != 0;
+        let (len, at) = match wire[1] & 0x7f {
+            126 => (u16::from_be_bytes([wire[2], wire[3]]) as usize, 4),
+            127 => (
+                u64::from_be_bytes(wire[2..10].try_into().unwrap()) as usize,
+                10,
+            ),
+            n => (n as usize, 2),
+        };
+        let at = at + if masked { 4 } else { 0 };
+        out.push((wire[0], masked, len));
+        wire = &wire[at + len..];
+    }
+    out
+}
+
+impl EchoInput {
+    fn new(messages: &[String]) -> Self {
+        use webwire::random::SeededRandom;
+        use webwire::ws::deflate::DeflateConfig;
+        use webwire::ws::handshake::parse_extensions;
+        use webwire::ws::{Config, Connection, Role, Transmit};
+        // What a webwire client offers by default:
+        // "permessage-deflate; client_max_window_bits".
+        let offer = DeflateConfig::default().offer().to_string();
+        let offers = parse_extensions(&offer).expect("offer parses");
+        let (ww_server, response) = DeflateConfig::default()
+            .accept_offers(&offers)
+            .expect("webwire server accepts the offer");
+        let ww_client = DeflateConfig::default()
+            .check_response(&response)
+            .expect("webwire client accepts the response");
+        let (ww_server_l1, _) = DeflateConfig::default()
+            .with_level(1)
+            .accept_offers(&offers)
+            .expect("webwire server accepts the offer");
+        assert!(!ww_server.server_no_context_takeover && !ww_client.client_no_context_takeover);
+        assert_eq!(
+            (
+                ww_server.server_max_window_bits,
+                ww_server.client_max_window_bits
+            ),
+            (15, 15)
+        );
+
+        let now = Instant::now();
+        let config = Config::default()
+            .with_limits(ww_limits())
+            .with_deflate(Some(ww_client));
+        let mut client = Connection::new(Role::Client, config, SeededRandom::new(0x5eed), now);
+        let mut wire = Vec::new();
+        for m in messages {
+            client.send_text(m).expect("reference client: send");
+            while let Transmit::Bytes(_) = client.poll_transmit(&mut wire) {}
+        }
+        // One masked, compressed (RSV1) text frame per message.
+        let fr = frames(&wire);
+        assert_eq!(fr.len(), messages.len());
+        assert!(fr.iter().all(|&(b0, masked, _)| b0 == 0xc1 && masked));
+
+        #[cfg(feature = "ratchet")]
+        let headers = {
+            let mut h = ratchet_rs::HeaderMap::new();
+            h.insert(
+                "sec-websocket-extensions",
+                ratchet_rs::HeaderValue::from_str(&offer).expect("header value"),
+            );
+            // ratchet_rs's answer must be one the reference client accepts.
+            for cfg in ratchet_configs() {
+                use ratchet_rs::ExtensionProvider;
+                let (_, answer) = ratchet_rs::deflate::DeflateExtProvider::with_config(cfg)
+                    .negotiate_server(&h)
+                    .expect("ratchet_rs: negotiation")
+                    .expect("ratchet_rs: deflate not agreed");
+                let answer = parse_extensions(answer.to_str().unwrap()).unwrap();
+                let p = DeflateConfig::default()
+                    .check_response(&answer[0])
+                    .expect("webwire client accepts ratchet_rs's response");
+                assert_eq!(p, ww_client, "ratchet_rs agreed to different parameters");
+            }
+            h
+        };
+        Self {
+            wire: Bytes::from(wire),
+            count: messages.len(),
+            msg_len: messages[0].len(),
+            offer,
+            ww_server,
+            ww_server_l1,
+            ww_client,
+            #[cfg(feature = "ratchet")]
+            headers,
+        }
+    }
+}
+
+/// A JSON document of exactly `len` bytes, the kind an API or a live feed
+/// sends: a batch of records with recurring keys but varied values (ids,
+/// names, e-mails, floats, timestamps, coordinates, hex session ids, free
+/// text, optional fields), deterministic from `rng`. Padded to length with
+/// spaces before the final brace (valid JSON whitespace).
+fn json_message(seq: usize, len: usize, rng: &mut Rng) -> String {
+    const FIRST: [&str; 16] = [
+        "Ada",
+        "Grace",
+        "Linus",
+        "Barbara",
+        "Ken",
+        "Margaret",
+        "Dennis",
+        "Frances",
+        "Alan",
+        "Radia",
+        "Edsger",
+        "Hedy",
+        "Donald",
+        "Sophie",
+        "Niklaus",
+        "Katherine",
+    ];
+    const LAST: [&str; 16] = [
+        "Lovelace", "Hopper", "Torvalds", "Liskov", "Thompson", "Hamilton", "Ritchie", "Allen",
+        "Turing", "Perlman", "Dijkstra", "Lamarr", "Knuth", "Wilson", "Wirth", "Johnson",
+    ];
+    const WORDS: [&str; 32] = [
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "cache",
+        "shard",
+        "replica",
+        "latency",
+        "quota",
+        "billing",
+        "invoice",
+        "refund",
+        "session",
+        "token",
+        "region",
+        "eu-west",
+        "us-east",
+        "mobile",
+        "desktop",
+        "beta-tester",
+        "premium",
+        "trial",
+        "archived",
+        "priority",
+        "urgent",
+        "follow-up",
+        "escalated",
+        "resolved",
+        "new",
+        "vip",
+        "churn-risk",
+        "b2b",
+    ];
+    const CITIES: [&str; 12] = [
+        "Berlin",
+        "Lisbon",
+        "Osaka",
+        "Toronto",
+        "Nairobi",
+        "Lima",
+        "Oslo",
+        "Austin",
+        "Pune",
+        "Seoul",
+        "Dublin",
+        "Porto Alegre",
+    ];
+    const STATUS: [&str; 5] = ["active", "pending", "suspended", "closed", "review"];
+    const TLD: [&str; 5] = ["com", "org", "net", "io", "dev"];
+    let pick = |rng: &mut Rng, n: usize| (rng.next() % n as u64) as usize;
+
+    let mut s = String::with_capacity(len);
+    let _ = write!(
+        s,
+        "{{\"seq\":{seq},\"type\":\"batch\",\"source\":\"feed-{}\",\"items\":[",
+        rng.next() % 64
+    );
+    let mut first = true;
+    let mut rec = String::new();
+    loop {
+        rec.clear();
+        let (f, l) = (FIRST[pick(rng, 16)], LAST[pick(rng, 16)]);
+        let _ = write!(
+            rec,
+            "{{\"id\":{},\"name\":\"{f} {l}\",\"email\":\"{}.{}{}@example.{}\",\"status\":\"{}\",\"active\":{},\"score\":{}.{:03},\"balance\":{}.{:02},",
+            rng.next() % 100_000_000,
+            f.to_lowercase(),
+            l.to_lowercase(),
+            rng.next() % 1000,
+            TLD[pick(rng, 5)],
+            STATUS[pick(rng, 5)],
+            rng.next() % 2 == 0,
+            rng.next() % 100,
+            rng.next() % 1000,
+            rng.next() % 1_000_000,
+            rng.next() % 100,
+        );
+        let _ = write!(
+            rec,
+            "\"created\":\"20{:02}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\",\"location\":{{\"city\":\"{}\",\"lat\":{}{}.{:05},\"lon\":{}{}.{:05}}},\"session\":\"{:016x}\",\"tags\":[",
+            18 + rng.next() % 8,
+            1 + rng.next() % 12,
+            1 + rng.next() % 28,
+            rng.next() % 24,
+            rng.next() % 60,
+            rng.next() % 60,
+            rng.next() % 1000,
+            CITIES[pick(rng, 12)],
+            if rng.next() % 2 == 0 { "-" } else { "" },
+            rng.next() % 90,
+            rng.next() % 100_000,
+            if rng.next() % 2 == 0 { "-" } else { "" },
+            rng.next() % 180,
+            rng.next() % 100_000,
+            rng.next(),
+        );
+        for i in 0..1 + pick(rng, 4) {
+            let _ = write!(
+                rec,
+                "{}\"{}\"",
+                if i > 0 { "," } else { "" },
+                WORDS[pick(rng, 32)]
+            );
+        }
+        rec.push_str("],\"note\":\"");
+        for i in 0..3 + pick(rng, 8) {
+            let _ = write!(
+                rec,
+                "{}{}",
+                if i > 0 { " " } else { "" },
+                WORDS[pick(rng, 32)]
+            );
+        }
+        rec.push('"');
+        // Optional fields: not every record has the same keys.
+        if rng.next() % 3 == 0 {
+            let _ = write!(
+                rec,
+                ",\"phone\":\"+{} {:03} {:07}\"",
+                1 + rng.next() % 98,
+                rng.next() % 1000,
+                rng.next() % 10_000_000
+            );
+        }
+        if rng.next() % 4 == 0 {
+            let _ = write!(
+                rec,
+                ",\"referrer\":\"https://{}.example.{}/{}?utm={}\"",
+                WORDS[pick(rng, 32)],
+                TLD[pick(rng, 5)],
+                WORDS[pick(rng, 32)],
+                rng.next() % 10_000
+            );
+        }
+        if rng.next() % 5 == 0 {
+            let _ = write!(rec, ",\"retries\":{},\"last_error\":null", rng.next() % 7);
+        }
+        rec.push('}');
+        // Room for a comma, this record, "]" and "}".
+        if s.len() + 1 + rec.len() + 2 > len {
+            break;
+        }
+        if !first {
+            s.push(',');
+        }
+        first = false;
+        s.push_str(&rec);
+    }
+    s.push(']');
+    while s.len() < len - 1 {
+        s.push(' ');
+    }
+    s.push('}');
+    assert_eq!(s.len(), len);
+    s
 }
 
 struct Workload {
@@ -391,12 +701,17 @@ impl Workload {
         matches!(self.kind, Kind::Encode(_))
     }
 
+    fn is_echo(&self) -> bool {
+        matches!(self.kind, Kind::Echo(_))
+    }
+
     /// What the memcpy yardstick copies: the wire input for decoding, the
     /// payload for encoding.
     fn memcpy_src(&self) -> &[u8] {
         match &self.kind {
             Kind::Decode { wire } => wire,
             Kind::Encode(e) => &e.bytes,
+            Kind::Echo(e) => &e.wire,
         }
     }
 }
@@ -558,6 +873,26 @@ fn workloads() -> Vec<Workload> {
         32,
         EncodeInput::new(None, blob, 1 << 20),
     ));
+
+    // W7: compressed echo of 1,000 16 KiB JSON messages (permessage-deflate,
+    // context takeover, window 15), wire input from webwire's client role.
+    let mut json_rng = Rng(0x750e);
+    let docs: Vec<String> = (0..1000)
+        .map(|i| json_message(i, 16 << 10, &mut json_rng))
+        .collect();
+    let msgs: Vec<&[u8]> = docs.iter().map(|d| d.as_bytes()).collect();
+    let echo = EchoInput::new(&docs);
+    out.push(Workload {
+        id: "W7",
+        title: "compressed echo of 1,000 16 KiB JSON text messages",
+        per_msg: true,
+        msgs: msgs.len() as u64,
+        payload_bytes: msgs.iter().map(|m| m.len() as u64).sum(),
+        reps: 1,
+        expect_fast: expected(&msgs, 1, false),
+        expect_full: expected(&msgs, 1, true),
+        kind: Kind::Echo(echo),
+    });
     out
 }
 
@@ -578,9 +913,18 @@ enum Who {
     /// Diagnostic: webwire's slice-based `decode(&[u8])` instead of
     /// `decode_buf(&mut BytesMut)`.
     WebwireSlice,
+    /// W7 only: ratchet_rs with ratchet_deflate, context takeover kept.
+    Ratchet,
+    /// W7 diagnostic: webwire at ratchet_rs's default level (1).
+    WebwireLevel1,
+    /// W7 diagnostic: ratchet_rs at webwire's default level (6).
+    RatchetLevel6,
+    /// W7 diagnostic: ratchet_rs's `DeflateConfig::default()`, which resets
+    /// its compressor after every message.
+    RatchetDefaults,
 }
 
-const ALL: [Who; 7] = [
+const ALL: [Who; 11] = [
     Who::Webwire,
     Who::Tungstenite,
     Who::FastWebSockets,
@@ -588,6 +932,10 @@ const ALL: [Who; 7] = [
     Who::Memcpy,
     Who::WebwireSeeded,
     Who::WebwireSlice,
+    Who::Ratchet,
+    Who::WebwireLevel1,
+    Who::RatchetLevel6,
+    Who::RatchetDefaults,
 ];
 const PEERS: [Who; 3] = [Who::Tungstenite, Who::FastWebSockets, Who::TokioWebsockets];
 
@@ -601,14 +949,25 @@ impl Who {
             Who::Memcpy => "memcpy",
             Who::WebwireSeeded => "webwire+SeededRandom",
             Who::WebwireSlice => "webwire+slice-decode",
+            Who::Ratchet => "ratchet_rs",
+            Who::WebwireLevel1 => "webwire+level1",
+            Who::RatchetLevel6 => "ratchet_rs+level6",
+            Who::RatchetDefaults => "ratchet_rs+default-config",
         }
     }
 
     fn applies(self, w: &Workload) -> bool {
+        let echo = w.is_echo();
         match self {
+            Who::Webwire => true,
             Who::WebwireSeeded => w.is_encode(),
-            Who::WebwireSlice => !w.is_encode(),
-            _ => true,
+            Who::WebwireSlice => !w.is_encode() && !echo,
+            // No permessage-deflate: they cannot take part in W7.
+            Who::Tungstenite | Who::FastWebSockets | Who::TokioWebsockets | Who::Memcpy => !echo,
+            Who::WebwireLevel1 => echo,
+            Who::Ratchet | Who::RatchetLevel6 | Who::RatchetDefaults => {
+                echo && cfg!(feature = "ratchet")
+            }
         }
     }
 }
@@ -616,6 +975,8 @@ impl Who {
 struct Ctx {
     rt: tokio::runtime::Runtime,
     memcpy_dst: Vec<u8>,
+    /// W7: reply bytes written by the last echo sample.
+    echo_written: u64,
 }
 
 fn ww_limits() -> webwire::ws::Limits {
@@ -860,6 +1221,228 @@ fn encode_tokio_websockets(
     })
 }
 
+// --- compressed echo (W7) ---------------------------------------------------
+
+/// ratchet_rs's configurations: [`Who::Ratchet`] (context takeover kept,
+/// level left at its default, `Compression::fast()` = 1),
+/// [`Who::RatchetLevel6`], [`Who::RatchetDefaults`].
+#[cfg(feature = "ratchet")]
+fn ratchet_configs() -> [ratchet_rs::deflate::DeflateConfig; 3] {
+    use ratchet_rs::deflate::{Compression, DeflateConfig};
+    // `accept_no_context_takeover: true` (its default) also makes a server
+    // reset its compressor after every message when the client did not ask
+    // for it (and without saying so in its response).
+    let takeover = DeflateConfig {
+        accept_no_context_takeover: false,
+        ..DeflateConfig::default()
+    };
+    [
+        takeover,
+        DeflateConfig {
+            compression_level: Compression::new(6),
+            ..takeover
+        },
+        DeflateConfig::default(),
+    ]
+}
+
+/// webwire as a sans-IO server: the client's stream arrives in 64 KiB reads
+/// through `handle_data`; each text event is echoed with `send_text`
+/// (inflate, UTF-8 validation, deflate); what `poll_transmit` hands out is
+/// written to the sink after every read, as a server would.
+#[inline(never)]
+fn echo_webwire(
+    e: &EchoInput,
+    params: webwire::ws::deflate::DeflateParams,
+    t: &mut Tally,
+    sink: &mut MemStream<'_>,
+) {
+    use webwire::ws::{Config, Connection, Event, Role, Transmit};
+    let now = Instant::now();
+    let config = Config::default()
+        .with_limits(ww_limits())
+        .with_deflate(Some(params));
+    // A server never masks: the random source is never used.
+    let mut conn = Connection::new(
+        Role::Server,
+        config,
+        webwire::random::SeededRandom::new(7),
+        now,
+    );
+    let mut src = MemStream::reader(&e.wire, 1);
+    let mut out = Vec::new();
+    loop {
+        let chunk = src.next_chunk(CHUNK);
+        if chunk.is_empty() {
+            break;
+        }
+        conn.handle_data(now, chunk);
+        while let Some(event) = conn.poll_event() {
+            match event {
+                Event::Text(s) => {
+                    t.add(s.as_bytes());
+                    conn.send_text(&s).expect("webwire: send");
+                }
+                other => panic!("webwire: unexpected {other:?}"),
+            }
+        }
+        while let Transmit::Bytes(_) = conn.poll_transmit(&mut out) {
+            sink.write_all(&out).unwrap();
+            out.clear();
+        }
+    }
+}
+
+/// Written bytes shared with the `'static` stream ratchet_rs requires.
+#[cfg(feature = "ratchet")]
+struct SharedSink {
+    written: std::sync::atomic::AtomicU64,
+    capture: Option<std::sync::Mutex<Vec<u8>>>,
+}
+
+/// An owned version of [`MemStream`] (ratchet_rs wants `'static` streams):
+/// reads serve `input` at most [`CHUNK`] bytes at a time; writes are counted.
+#[cfg(feature = "ratchet")]
+struct OwnedStream {
+    input: Bytes,
+    pos: usize,
+    sink: std::sync::Arc<SharedSink>,
+}
+
+#[cfg(feature = "ratchet")]
+impl tokio::io::AsyncRead for OwnedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let n = CHUNK.min(buf.remaining()).min(this.input.len() - this.pos);
+        buf.put_slice(&this.input[this.pos..this.pos + n]);
+        this.pos += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(feature = "ratchet")]
+impl tokio::io::AsyncWrite for OwnedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        black_box(buf);
+        let sink = &self.sink;
+        sink.written
+            .fetch_add(buf.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        if let Some(c) = &sink.capture {
+            c.lock().unwrap().extend_from_slice(buf);
+        }
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// ratchet_rs as a server on a current-thread runtime: the extension comes
+/// from its own negotiation of the client's offer; `read` inflates into a
+/// reused buffer; text is not validated by ratchet_rs (its docs leave that to
+/// the user), so the harness validates it with `std::str::from_utf8`;
+/// `write_text` deflates and writes the reply (and flushes, per message).
+#[cfg(feature = "ratchet")]
+#[inline(never)]
+fn echo_ratchet(
+    rt: &tokio::runtime::Runtime,
+    e: &EchoInput,
+    cfg: ratchet_rs::deflate::DeflateConfig,
+    t: &mut Tally,
+    sink: std::sync::Arc<SharedSink>,
+) {
+    use ratchet_rs::deflate::DeflateExtProvider;
+    use ratchet_rs::{ExtensionProvider, Message, Role, WebSocket, WebSocketConfig};
+    rt.block_on(async {
+        let (ext, _) = DeflateExtProvider::with_config(cfg)
+            .negotiate_server(&e.headers)
+            .expect("ratchet_rs: negotiation")
+            .expect("ratchet_rs: deflate not agreed");
+        let stream = OwnedStream {
+            input: e.wire.clone(),
+            pos: 0,
+            sink,
+        };
+        let mut ws = WebSocket::from_upgraded(
+            WebSocketConfig {
+                max_message_size: LIMIT,
+            },
+            stream,
+            Some(ext),
+            BytesMut::with_capacity(CHUNK),
+            Role::Server,
+        );
+        let mut buf = BytesMut::new();
+        for _ in 0..e.count {
+            buf.clear();
+            match ws.read(&mut buf).await {
+                Ok(Message::Text) => {
+                    let s = std::str::from_utf8(&buf).expect("ratchet_rs: invalid UTF-8");
+                    t.add(s.as_bytes());
+                    ws.write_text(s).await.expect("ratchet_rs: write");
+                }
+                Ok(other) => panic!("ratchet_rs: unexpected {other:?}"),
+                Err(err) => panic!("ratchet_rs: {err}"),
+            }
+        }
+    });
+}
+
+/// Checks an echo's reply stream: one unmasked, compressed (RSV1), final
+/// text frame per message, which webwire's client-role decoder (with the
+/// client's negotiated parameters) inflates to exactly the messages sent.
+fn verify_echo_reply(who: Who, w: &Workload, e: &EchoInput, reply: &[u8]) {
+    use webwire::ws::{Decoder, Incoming, Role};
+    let fr = frames(reply);
+    assert_eq!(
+        fr.len(),
+        e.count,
+        "{}: one reply frame per message",
+        who.name()
+    );
+    for (b0, masked, _) in &fr {
+        assert_eq!(
+            *b0,
+            0xc1,
+            "{}: reply must be a final compressed text frame",
+            who.name()
+        );
+        assert!(!masked, "{}: server frames are not masked", who.name());
+    }
+    let mut dec = Decoder::with_limits(Role::Client, ww_limits()).with_deflate(&e.ww_client);
+    let mut t = Tally::new(true);
+    let mut rest = reply;
+    while !rest.is_empty() {
+        let (used, m) = dec
+            .decode(rest)
+            .unwrap_or_else(|err| panic!("{}: reply does not decode: {err}", who.name()));
+        rest = &rest[used..];
+        match m {
+            Some(Incoming::Text(s)) => t.add(s.as_bytes()),
+            Some(other) => panic!("{}: unexpected reply {other:?}", who.name()),
+            None => assert!(rest.is_empty()),
+        }
+    }
+    assert_eq!(
+        t,
+        w.expect_full,
+        "{}: {}: replies decode wrong",
+        who.name(),
+        w.id
+    );
+}
+
 // --- driver -----------------------------------------------------------------
 
 /// Runs one timed sample (all of the workload's repetitions) and checks the
@@ -896,7 +1479,7 @@ fn sample(who: Who, w: &Workload, ctx: &mut Ctx, verify: bool) -> f64 {
                 Who::FastWebSockets => decode_fastwebsockets(&ctx.rt, wire, reps, &mut t),
                 Who::TokioWebsockets => decode_tokio_websockets(&ctx.rt, wire, reps, &mut t),
                 Who::WebwireSlice => decode_webwire_slice(wire, reps, &mut t),
-                Who::Memcpy | Who::WebwireSeeded => unreachable!(),
+                _ => unreachable!(),
             }
             let expect = if verify { w.expect_full } else { w.expect_fast };
             assert_eq!(
@@ -906,6 +1489,48 @@ fn sample(who: Who, w: &Workload, ctx: &mut Ctx, verify: bool) -> f64 {
                 who.name(),
                 w.id
             );
+        }
+        (Kind::Echo(e), who) => {
+            let written = match who {
+                Who::Webwire | Who::WebwireLevel1 => {
+                    let params = if who == Who::Webwire {
+                        e.ww_server
+                    } else {
+                        e.ww_server_l1
+                    };
+                    let mut sink = MemStream::writer(verify.then_some(&mut capture));
+                    echo_webwire(e, params, &mut t, &mut sink);
+                    sink.written
+                }
+                #[cfg(feature = "ratchet")]
+                Who::Ratchet | Who::RatchetLevel6 | Who::RatchetDefaults => {
+                    let [takeover, level6, defaults] = ratchet_configs();
+                    let cfg = match who {
+                        Who::Ratchet => takeover,
+                        Who::RatchetLevel6 => level6,
+                        _ => defaults,
+                    };
+                    let sink = std::sync::Arc::new(SharedSink {
+                        written: 0.into(),
+                        capture: verify.then(|| std::sync::Mutex::new(Vec::new())),
+                    });
+                    echo_ratchet(&ctx.rt, e, cfg, &mut t, sink.clone());
+                    if let Some(c) = &sink.capture {
+                        capture = std::mem::take(&mut *c.lock().unwrap());
+                    }
+                    sink.written.load(std::sync::atomic::Ordering::Relaxed)
+                }
+                _ => unreachable!(),
+            };
+            let expect = if verify { w.expect_full } else { w.expect_fast };
+            assert_eq!(
+                t,
+                expect,
+                "{}: {}: wrong messages delivered",
+                who.name(),
+                w.id
+            );
+            ctx.echo_written = written;
         }
         (Kind::Encode(e), who) => {
             let sink = MemStream::writer(verify.then_some(&mut capture));
@@ -923,12 +1548,15 @@ fn sample(who: Who, w: &Workload, ctx: &mut Ctx, verify: bool) -> f64 {
                 Who::Tungstenite => encode_tungstenite(e, reps, sink),
                 Who::FastWebSockets => encode_fastwebsockets(&ctx.rt, e, reps, sink),
                 Who::TokioWebsockets => encode_tokio_websockets(&ctx.rt, e, reps, sink),
-                Who::Memcpy | Who::WebwireSlice => unreachable!(),
+                _ => unreachable!(),
             };
             check_written(written, e);
         }
     }
     let secs = start.elapsed().as_secs_f64() / reps as f64;
+    if verify && let Kind::Echo(e) = &w.kind {
+        verify_echo_reply(who, w, e, &capture);
+    }
     if verify
         && who != Who::Memcpy
         && let Kind::Encode(e) = &w.kind
@@ -986,13 +1614,18 @@ fn cpu_model() -> String {
 /// Resolved versions of the interesting packages, read from Cargo.lock.
 fn crate_versions() -> BTreeMap<&'static str, Vec<String>> {
     const LOCK: &str = include_str!("../Cargo.lock");
-    const NAMES: [&str; 6] = [
+    const NAMES: [&str; 11] = [
         "webwire",
         "tungstenite",
         "fastwebsockets",
         "tokio-websockets",
         "tokio",
         "simdutf8",
+        "ratchet_rs",
+        "ratchet_deflate",
+        "flate2",
+        "libz-sys",
+        "zlib-rs",
     ];
     let mut out: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for block in LOCK.split("[[package]]") {
@@ -1085,7 +1718,7 @@ fn main() {
         loads.retain(|w| only.contains(&w.id.to_lowercase()));
         assert!(
             !loads.is_empty(),
-            "ONLY matched no workload (W1, W2, W3, W4, W5a, W5b)"
+            "ONLY matched no workload (W1, W2, W3, W4, W5a, W5b, W7)"
         );
     }
     let enabled = |who: Who| {
@@ -1099,17 +1732,26 @@ fn main() {
             .build()
             .expect("tokio runtime"),
         memcpy_dst: vec![0u8; biggest],
+        echo_written: 0,
     };
+    // W7: reply bytes per (workload, contender), from the verification pass;
+    // every timed sample must write exactly as many (compression is
+    // deterministic).
+    let mut echo_bytes: BTreeMap<(usize, usize), u64> = BTreeMap::new();
+    let idx = |who: Who| ALL.iter().position(|w| *w == who).unwrap();
 
     // Warm-up + verification: every contender, every workload, full checks.
     eprintln!("warm-up and full verification…");
-    for w in &loads {
+    for (wi, w) in loads.iter().enumerate() {
         for who in ALL
             .iter()
             .copied()
             .filter(|who| who.applies(w) && enabled(*who))
         {
             sample(who, w, &mut ctx, true);
+            if w.is_echo() {
+                echo_bytes.insert((wi, idx(who)), ctx.echo_written);
+            }
             sample(who, w, &mut ctx, false);
         }
     }
@@ -1124,6 +1766,14 @@ fn main() {
                 let who = ALL[ci];
                 if who.applies(w) && enabled(who) {
                     let s = sample(who, w, &mut ctx, false);
+                    if w.is_echo() {
+                        assert_eq!(
+                            ctx.echo_written,
+                            echo_bytes[&(wi, ci)],
+                            "{}: reply size changed",
+                            who.name()
+                        );
+                    }
                     times.entry((wi, ci)).or_default().push(s);
                 }
             }
@@ -1135,7 +1785,9 @@ fn main() {
         .iter()
         .map(|(k, v)| (*k, median(&mut v.clone())))
         .collect();
-    let idx = |who: Who| ALL.iter().position(|w| *w == who).unwrap();
+    // The peers a workload's ratios are taken against.
+    let peers =
+        |w: &Workload| -> &'static [Who] { if w.is_echo() { &[Who::Ratchet] } else { &PEERS } };
 
     // Markdown table.
     let main_cols = [
@@ -1159,12 +1811,14 @@ fn main() {
     for (wi, w) in loads.iter().enumerate() {
         let t = |who: Who| med.get(&(wi, idx(who))).copied();
         // The peer with the best median, and its time.
-        let best = PEERS
+        let best = peers(w)
             .iter()
             .filter_map(|p| t(*p).map(|x| (*p, x)))
             .min_by(|a, b| a.1.total_cmp(&b.1));
+        // The main table leaves W7 out: it has its own table below.
+        let mut row = String::new();
         let unit = if w.per_msg { "ns/msg ↓" } else { "GB/s ↑" };
-        let _ = write!(table, "| {} {} | {unit} |", w.id, w.title);
+        let _ = write!(row, "| {} {} | {unit} |", w.id, w.title);
         let fmt = |x: f64| {
             if w.per_msg {
                 format!("{x:.1}")
@@ -1178,7 +1832,7 @@ fn main() {
                 (Some(x), None) => fmt(figure(w, x)),
                 (None, _) => "—".into(),
             };
-            let _ = write!(table, " {cell} |");
+            let _ = write!(row, " {cell} |");
         }
         let memcpy = t(Who::Memcpy).map_or("—".into(), |x| fmt(figure(w, x)));
         let vs_memcpy = match (t(Who::Memcpy), t(Who::Webwire)) {
@@ -1193,7 +1847,10 @@ fn main() {
             .filter_map(|c| times.get(&(wi, idx(*c))))
             .map(|v| iqr_rel(v))
             .fold(0.0, f64::max);
-        let _ = writeln!(table, " {memcpy} | {vs_memcpy} | ±{:.0}% |", spread * 50.0);
+        let _ = writeln!(row, " {memcpy} | {vs_memcpy} | ±{:.0}% |", spread * 50.0);
+        if !w.is_echo() {
+            table.push_str(&row);
+        }
 
         let mut contenders = Vec::new();
         for (ci, who) in ALL.iter().enumerate() {
@@ -1210,16 +1867,29 @@ fn main() {
                 let mut r: Vec<f64> = peer.iter().zip(samples).map(|(p, x)| p / x).collect();
                 format!("{:.4}", median(&mut r))
             });
+            let wire = echo_bytes.get(&(wi, ci)).map_or(String::new(), |b| {
+                format!(
+                    ",\"reply_wire_bytes_per_msg\":{:.1}",
+                    *b as f64 / w.msgs as f64
+                )
+            });
             contenders.push(format!(
-                "{{\"name\":{},\"median_secs_per_rep\":{m:.9},\"figure\":{:.4},\"vs_best_peer\":{vs},\"paired_vs_best_peer\":{paired},\"iqr_over_median\":{:.4},\"samples_secs_per_rep\":[{}]}}",
+                "{{\"name\":{}{wire},\"median_secs_per_rep\":{m:.9},\"figure\":{:.4},\"vs_best_peer\":{vs},\"paired_vs_best_peer\":{paired},\"iqr_over_median\":{:.4},\"samples_secs_per_rep\":[{}]}}",
                 json_str(who.name()),
                 figure(w, m),
                 iqr_rel(samples),
                 secs.join(",")
             ));
         }
+        let request = match &w.kind {
+            Kind::Echo(e) => format!(
+                ",\"request_wire_bytes_per_msg\":{:.1}",
+                e.wire.len() as f64 / e.count as f64
+            ),
+            _ => String::new(),
+        };
         json_rows.push(format!(
-            "{{\"id\":{},\"title\":{},\"unit\":{},\"messages_per_rep\":{},\"payload_bytes_per_rep\":{},\"reps_per_sample\":{},\"best_peer\":{},\"contenders\":[{}]}}",
+            "{{\"id\":{}{request},\"title\":{},\"unit\":{},\"messages_per_rep\":{},\"payload_bytes_per_rep\":{},\"reps_per_sample\":{},\"best_peer\":{},\"contenders\":[{}]}}",
             json_str(w.id),
             json_str(w.title),
             json_str(if w.per_msg { "ns/msg" } else { "GB/s" }),
@@ -1230,69 +1900,181 @@ fn main() {
             contenders.join(",")
         ));
     }
-    print!("{table}");
-    println!();
-    println!(
-        "Cells: median figure (speed relative to the fastest of tungstenite/fastwebsockets/tokio-websockets; >1 = faster)."
-    );
-    println!(
-        "memcpy: copying the same input bytes (wire bytes for decode, payload for encode) into a pre-allocated Vec;"
-    );
-    println!(
-        "webwire ÷ memcpy: webwire's speed as a fraction of that copy. GB/s = payload bytes / time (10^9)."
-    );
-    println!(
-        "spread: the widest interquartile range among the row's cells, as ± half of it over the median (noise)."
-    );
-    println!();
-    println!("Notes:");
-    println!(
-        "- fastwebsockets: read through FragmentCollector (its message-level API); fragmented text is validated with"
-    );
-    println!(
-        "  the `utf8` crate, unfragmented text with simdutf8. Encoding a borrowed payload copies it into a Vec to mask it."
-    );
-    println!(
-        "- tungstenite validates text with std `str::from_utf8` (fragmented: the `utf8` crate), not SIMD."
-    );
-    println!(
-        "- Masking keys: tungstenite, fastwebsockets and tokio-websockets (feature `rand`, which it has to be"
-    );
-    println!(
-        "  given: it has no default RNG) draw from rand's thread-local user-space CSPRNG; webwire uses its"
-    );
-    println!(
-        "  `OsRandom` (getrandom(2)); the SeededRandom diagnostic below shows what the OS randomness costs."
-    );
-    println!(
-        "- Encoders write to a counting in-memory sink (no syscalls): per-message writes (fastwebsockets) cost"
-    );
-    println!("  nothing here that they would cost on a real socket.");
-    println!(
-        "- webwire returns text as an owned `String` (one copy out of the receive buffer); the others hand out"
-    );
-    println!("  zero-copy views of their read buffer.");
-    println!();
-    println!("Diagnostics (not in the ratios):");
+    let has_main = loads.iter().any(|w| !w.is_echo());
+    if has_main {
+        print!("{table}");
+        println!();
+        println!(
+            "Cells: median figure (speed relative to the fastest of tungstenite/fastwebsockets/tokio-websockets; >1 = faster)."
+        );
+        println!(
+            "memcpy: copying the same input bytes (wire bytes for decode, payload for encode) into a pre-allocated Vec;"
+        );
+        println!(
+            "webwire ÷ memcpy: webwire's speed as a fraction of that copy. GB/s = payload bytes / time (10^9)."
+        );
+        println!(
+            "spread: the widest interquartile range among the row's cells, as ± half of it over the median (noise)."
+        );
+        println!();
+        println!("Notes:");
+        println!(
+            "- fastwebsockets: read through FragmentCollector (its message-level API); fragmented text is validated with"
+        );
+        println!(
+            "  the `utf8` crate, unfragmented text with simdutf8. Encoding a borrowed payload copies it into a Vec to mask it."
+        );
+        println!(
+            "- tungstenite validates text with std `str::from_utf8` (fragmented: the `utf8` crate), not SIMD."
+        );
+        println!(
+            "- Masking keys: tungstenite, fastwebsockets and tokio-websockets (feature `rand`, which it has to be"
+        );
+        println!(
+            "  given: it has no default RNG) draw from rand's thread-local user-space CSPRNG; webwire uses its"
+        );
+        println!(
+            "  `OsRandom` (getrandom(2)); the SeededRandom diagnostic below shows what the OS randomness costs."
+        );
+        println!(
+            "- Encoders write to a counting in-memory sink (no syscalls): per-message writes (fastwebsockets) cost"
+        );
+        println!("  nothing here that they would cost on a real socket.");
+        println!(
+            "- webwire returns text as an owned `String` (one copy out of the receive buffer); the others hand out"
+        );
+        println!("  zero-copy views of their read buffer.");
+        println!();
+        println!("Diagnostics (not in the ratios):");
+        for (wi, w) in loads.iter().enumerate() {
+            let unit = if w.per_msg { "ns/msg" } else { "GB/s" };
+            let base = med
+                .get(&(wi, idx(Who::Webwire)))
+                .map_or("—".into(), |&x| format!("{:.2}", figure(w, x)));
+            if let Some(&m) = med.get(&(wi, idx(Who::WebwireSeeded))) {
+                println!(
+                    "- {} webwire with SeededRandom instead of OsRandom: {:.2} {unit} (OsRandom: {base})",
+                    w.id,
+                    figure(w, m),
+                );
+            }
+            if let Some(&m) = med.get(&(wi, idx(Who::WebwireSlice))) {
+                println!(
+                    "- {} webwire slice API `decode(&[u8])` from a reused 64 KiB read buffer: {:.2} {unit} (`decode_buf` + BytesMut: {base})",
+                    w.id,
+                    figure(w, m),
+                );
+            }
+        }
+    }
+
+    // W7's own table: CPU per message and reply bytes on the wire.
     for (wi, w) in loads.iter().enumerate() {
-        let unit = if w.per_msg { "ns/msg" } else { "GB/s" };
-        let base = med
-            .get(&(wi, idx(Who::Webwire)))
-            .map_or("—".into(), |&x| format!("{:.2}", figure(w, x)));
-        if let Some(&m) = med.get(&(wi, idx(Who::WebwireSeeded))) {
+        let Kind::Echo(e) = &w.kind else { continue };
+        let t = |who: Who| med.get(&(wi, idx(who))).copied();
+        let base = t(Who::Ratchet);
+        #[cfg(feature = "ratchet")]
+        let rl = ratchet_configs().map(|c| c.compression_level.level());
+        #[cfg(not(feature = "ratchet"))]
+        let rl = [0u32; 3];
+        let rows: [(Who, String, &str); 8] = [
+            (
+                Who::Webwire,
+                format!("{} (its default)", e.ww_server.level),
+                "context takeover",
+            ),
+            (
+                Who::Ratchet,
+                format!("{} (its default, `Compression::fast()`)", rl[0]),
+                "context takeover (`accept_no_context_takeover: false`)",
+            ),
+            (Who::Tungstenite, String::new(), ""),
+            (Who::FastWebSockets, String::new(), ""),
+            (Who::TokioWebsockets, String::new(), ""),
+            (
+                Who::WebwireLevel1,
+                format!("{}", e.ww_server_l1.level),
+                "context takeover",
+            ),
+            (Who::RatchetLevel6, format!("{}", rl[1]), "context takeover"),
+            (
+                Who::RatchetDefaults,
+                format!("{} (its default)", rl[2]),
+                "reset after every message (`DeflateConfig::default()`)",
+            ),
+        ];
+        println!();
+        println!("## {} {}", w.id, w.title);
+        println!();
+        println!(
+            "| contender | level | server compressor | ns/msg ↓ (speed vs ratchet_rs) | reply bytes/msg on the wire | ÷ {} B payload | spread |",
+            e.msg_len
+        );
+        println!("|---|---|---|---:|---:|---:|---:|");
+        for (who, level, takeover) in &rows {
+            let diag = matches!(
+                who,
+                Who::WebwireLevel1 | Who::RatchetLevel6 | Who::RatchetDefaults
+            );
+            let name = if diag {
+                format!("_{}_ (diagnostic)", who.name())
+            } else {
+                who.name().to_owned()
+            };
+            if matches!(
+                who,
+                Who::Tungstenite | Who::FastWebSockets | Who::TokioWebsockets
+            ) {
+                println!("| {name} | — | — | n/a (no deflate) | n/a (no deflate) | — | — |");
+                continue;
+            }
+            let (Some(x), Some(bytes)) = (t(*who), echo_bytes.get(&(wi, idx(*who)))) else {
+                let _ = (level, takeover);
+                println!("| {name} | — | — | not run | — | — | — |");
+                continue;
+            };
+            let vs = base.map_or(String::new(), |b| format!(" ({:.2}×)", b / x));
+            let per_msg = *bytes as f64 / e.count as f64;
             println!(
-                "- {} webwire with SeededRandom instead of OsRandom: {:.2} {unit} (OsRandom: {base})",
-                w.id,
-                figure(w, m),
+                "| {name} | {level} | {takeover} | {:.0}{vs} | {per_msg:.1} | {:.1}% | ±{:.0}% |",
+                figure(w, x),
+                100.0 * per_msg / e.msg_len as f64,
+                iqr_rel(&times[&(wi, idx(*who))]) * 50.0
             );
         }
-        if let Some(&m) = med.get(&(wi, idx(Who::WebwireSlice))) {
+        println!();
+        println!(
+            "Request (client → server, webwire client-role deflate at level {}, masked): {:.1} bytes/msg on the wire for {} payload bytes ({:.1}%).",
+            e.ww_client.level,
+            e.wire.len() as f64 / e.count as f64,
+            e.msg_len,
+            100.0 * e.wire.len() as f64 / (e.count * e.msg_len) as f64
+        );
+        println!(
+            "Offer: `{}`; both servers answer window 15 both ways, context takeover as in the table.",
+            e.offer
+        );
+        println!(
+            "ns/msg: one sample = all {} messages through a fresh server endpoint (decode, unmask, inflate, UTF-8",
+            e.count
+        );
+        println!(
+            "validation, deflate, frame the reply); bytes/msg include frame headers. The verification pass decodes every"
+        );
+        println!("reply with webwire's client-role decoder and hashes it against the plaintext.");
+        if cfg!(feature = "ratchet") {
             println!(
-                "- {} webwire slice API `decode(&[u8])` from a reused 64 KiB read buffer: {:.2} {unit} (`decode_buf` + BytesMut: {base})",
-                w.id,
-                figure(w, m),
+                "flate2 backend: C zlib (libz-sys) for both crates: ratchet_deflate enables flate2's `zlib` feature, which takes"
             );
+            println!(
+                "precedence over webwire's `zlib-rs` in the one flate2 of the build (run with --no-default-features for zlib-rs)."
+            );
+        } else {
+            println!("flate2 backend: zlib-rs (webwire's own choice); built without ratchet_rs.");
         }
+        println!(
+            "ratchet_rs does not validate text (its docs leave it to the user): the harness runs `std::str::from_utf8` on each message."
+        );
     }
 
     let vjson: Vec<String> = versions
