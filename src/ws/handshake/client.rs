@@ -1,9 +1,7 @@
 //! Client side: build the upgrade request, validate the response.
 
 use base64::Engine as _;
-use http::{
-    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header,
-};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
 
 use super::extensions::{ExtensionOffer, parse_extensions};
 use super::head::{HandshakeLimits, HeadReader, parse_response_head, write_headers};
@@ -74,10 +72,7 @@ impl ClientConfig {
 
     /// An extra request header (such as `Authorization` or `Cookie`).
     pub fn with_header(mut self, name: &str, value: &str) -> Result<Self, HandshakeError> {
-        let bad = || HandshakeError::InvalidHeaderValue(name.to_owned());
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
-        let value = HeaderValue::from_str(value).map_err(|_| bad())?;
-        self.headers.append(name, value);
+        super::append_header(&mut self.headers, name, value)?;
         Ok(self)
     }
 

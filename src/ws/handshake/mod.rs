@@ -75,6 +75,19 @@ pub fn accept_key(key: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha.finalize())
 }
 
+/// Appends a caller's extra header, checking its name and value.
+pub(crate) fn append_header(
+    headers: &mut http::HeaderMap,
+    name: &str,
+    value: &str,
+) -> Result<(), HandshakeError> {
+    let bad = || HandshakeError::InvalidHeaderValue(name.to_owned());
+    let header_name = http::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+    let header_value = http::HeaderValue::from_str(value).map_err(|_| bad())?;
+    headers.append(header_name, header_value);
+    Ok(())
+}
+
 /// Whether a comma-separated header (all its lines) lists `token`,
 /// compared case-insensitively (RFC 9110 §5.6.1).
 pub(crate) fn has_token(

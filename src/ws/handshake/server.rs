@@ -4,9 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use http::{
-    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version, header,
-};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version, header};
 
 use super::extensions::{ExtensionOffer, parse_extensions};
 use super::{HandshakeError, accept_key, has_token, token_list};
@@ -152,10 +150,7 @@ impl ServerConfig {
 
     /// A header to add to every successful response.
     pub fn with_header(mut self, name: &str, value: &str) -> Result<Self, HandshakeError> {
-        let bad = || HandshakeError::InvalidHeaderValue(name.to_owned());
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
-        let value = HeaderValue::from_str(value).map_err(|_| bad())?;
-        self.headers.append(name, value);
+        super::append_header(&mut self.headers, name, value)?;
         Ok(self)
     }
 
