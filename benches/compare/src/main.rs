@@ -594,7 +594,7 @@ fn json_message(seq: usize, len: usize, rng: &mut Rng) -> String {
             rng.next() % 1000,
             TLD[pick(rng, 5)],
             STATUS[pick(rng, 5)],
-            rng.next() % 2 == 0,
+            rng.next().is_multiple_of(2),
             rng.next() % 100,
             rng.next() % 1000,
             rng.next() % 1_000_000,
@@ -611,10 +611,10 @@ fn json_message(seq: usize, len: usize, rng: &mut Rng) -> String {
             rng.next() % 60,
             rng.next() % 1000,
             CITIES[pick(rng, 12)],
-            if rng.next() % 2 == 0 { "-" } else { "" },
+            if rng.next().is_multiple_of(2) { "-" } else { "" },
             rng.next() % 90,
             rng.next() % 100_000,
-            if rng.next() % 2 == 0 { "-" } else { "" },
+            if rng.next().is_multiple_of(2) { "-" } else { "" },
             rng.next() % 180,
             rng.next() % 100_000,
             rng.next(),
@@ -638,7 +638,7 @@ fn json_message(seq: usize, len: usize, rng: &mut Rng) -> String {
         }
         rec.push('"');
         // Optional fields: not every record has the same keys.
-        if rng.next() % 3 == 0 {
+        if rng.next().is_multiple_of(3) {
             let _ = write!(
                 rec,
                 ",\"phone\":\"+{} {:03} {:07}\"",
@@ -647,7 +647,7 @@ fn json_message(seq: usize, len: usize, rng: &mut Rng) -> String {
                 rng.next() % 10_000_000
             );
         }
-        if rng.next() % 4 == 0 {
+        if rng.next().is_multiple_of(4) {
             let _ = write!(
                 rec,
                 ",\"referrer\":\"https://{}.example.{}/{}?utm={}\"",
@@ -657,7 +657,7 @@ fn json_message(seq: usize, len: usize, rng: &mut Rng) -> String {
                 rng.next() % 10_000
             );
         }
-        if rng.next() % 5 == 0 {
+        if rng.next().is_multiple_of(5) {
             let _ = write!(rec, ",\"retries\":{},\"last_error\":null", rng.next() % 7);
         }
         rec.push('}');
