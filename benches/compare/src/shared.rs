@@ -233,8 +233,19 @@ pub fn webwire_limits() -> webwire::ws::Limits {
 
 /// examples/tokio_echo.rs's `serve`: webwire's `RequestParser` and `accept`
 /// for the upgrade, then [`drive_webwire`].
-pub async fn serve_webwire<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> io::Result<()> {
+pub async fn serve_webwire<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> io::Result<()> {
+    serve_webwire_with(stream, false).await
+}
+
+/// [`serve_webwire`], optionally negotiating permessage-deflate with
+/// `DeflateConfig::default()` (as examples/tokio_echo.rs does when built
+/// with the `deflate` feature).
+pub async fn serve_webwire_with<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    deflate: bool,
+) -> io::Result<()> {
     use webwire::Status;
+    use webwire::ws::deflate::DeflateConfig;
     use webwire::ws::handshake::{HandshakeLimits, RequestParser, ServerConfig, accept};
     let mut parser = RequestParser::new(HandshakeLimits::default());
     let (mut buf, mut response) = (vec![0u8; 16 * 1024], Vec::new());
@@ -247,28 +258,41 @@ pub async fn serve_webwire<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> 
             Err(err) => break (Err(err), &[][..]),
         }
     };
-    match request.and_then(|request| accept(&request, &ServerConfig::new())) {
-        Ok(accepted) => accepted.write_response(&mut response),
+    let server = if deflate {
+        ServerConfig::new().with_deflate(DeflateConfig::default())
+    } else {
+        ServerConfig::new()
+    };
+    let config = match request.and_then(|request| accept(&request, &server)) {
+        Ok(accepted) => {
+            accepted.write_response(&mut response);
+            webwire::ws::Config::default()
+                .with_limits(webwire_limits())
+                .with_deflate(accepted.deflate)
+        }
         Err(err) => {
             err.write_response(&mut response);
             return stream.write_all(&response).await;
         }
-    }
+    };
     stream.write_all(&response).await?;
     let rest = rest.to_vec();
     drop(buf);
-    drive_webwire(stream, &rest).await
+    drive_webwire(stream, config, &rest).await
 }
 
 /// examples/tokio_echo.rs's `drive`, verbatim but for the raised limits: a
 /// `select!` over reading (64 KiB buffer), writing what `poll_transmit`
 /// produced, and the connection's timer. Everything produced by one read is
 /// written together.
-pub async fn drive_webwire(io: impl AsyncRead + AsyncWrite, initial: &[u8]) -> io::Result<()> {
+pub async fn drive_webwire(
+    io: impl AsyncRead + AsyncWrite,
+    config: webwire::ws::Config,
+    initial: &[u8],
+) -> io::Result<()> {
     use webwire::random::SeededRandom;
-    use webwire::ws::{Config, Connection, Event, Role, Transmit};
+    use webwire::ws::{Connection, Event, Role, Transmit};
     let random = SeededRandom::new(0); // servers never mask: never drawn on
-    let config = Config::default().with_limits(webwire_limits());
     let mut conn = Connection::new(Role::Server, config, random, Instant::now());
     let (mut rd, mut wr) = tokio::io::split(io);
     let (mut buf, mut out, mut sent, mut done) = (vec![0u8; 64 * 1024], Vec::new(), 0, false);
