@@ -611,10 +611,18 @@ fn json_message(seq: usize, len: usize, rng: &mut Rng) -> String {
             rng.next() % 60,
             rng.next() % 1000,
             CITIES[pick(rng, 12)],
-            if rng.next().is_multiple_of(2) { "-" } else { "" },
+            if rng.next().is_multiple_of(2) {
+                "-"
+            } else {
+                ""
+            },
             rng.next() % 90,
             rng.next() % 100_000,
-            if rng.next().is_multiple_of(2) { "-" } else { "" },
+            if rng.next().is_multiple_of(2) {
+                "-"
+            } else {
+                ""
+            },
             rng.next() % 180,
             rng.next() % 100_000,
             rng.next(),
