@@ -604,3 +604,55 @@ pub fn env_list(name: &str) -> Option<Vec<String>> {
         .filter(|v| !v.trim().is_empty())
         .map(|v| v.split(',').map(|x| x.trim().to_lowercase()).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server's reply: unmasked, FIN, `opcode`.
+    fn reply(opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = masked_frame(opcode, payload, [0; 4]);
+        f[1] &= 0x7f; // clear the mask bit…
+        let hdr = f.len() - payload.len();
+        f.drain(hdr - 4..hdr); // …and drop the (zero) key
+        f
+    }
+
+    #[test]
+    fn reply_parser_counts_messages_in_any_split() {
+        for len in [0, 20, 125, 126, 16 << 10, 70_000] {
+            let one = reply(2, &payload(len));
+            let wire = one.repeat(3);
+            for step in [1, 2, 7, 4096, wire.len()] {
+                let mut p = ReplyParser::new(2, len);
+                let n: u64 = wire.chunks(step).map(|c| p.feed(c).unwrap()).sum();
+                assert_eq!(n, 3, "len {len} step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn reply_parser_rejects_wrong_replies() {
+        let good = payload(300);
+        let mut bad = good.clone();
+        bad[299] ^= 1;
+        assert!(ReplyParser::new(2, 300).feed(&reply(2, &bad)).is_err());
+        assert!(ReplyParser::new(2, 300).feed(&reply(1, &good)).is_err());
+        assert!(ReplyParser::new(2, 301).feed(&reply(2, &good)).is_err());
+        let masked = masked_frame(2, &good, [1, 2, 3, 4]);
+        assert!(ReplyParser::new(2, 300).feed(&masked).is_err());
+        let mut unfinished = reply(2, &good);
+        unfinished[0] &= 0x7f;
+        assert!(ReplyParser::new(2, 300).feed(&unfinished).is_err());
+    }
+
+    #[test]
+    fn handshake_response_check() {
+        let ok = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nsec-websocket-accept: {EXPECTED_ACCEPT}\r\n\r\n"
+        );
+        assert!(check_response(ok.as_bytes()).is_ok());
+        assert!(check_response(ok.replace("101", "200").as_bytes()).is_err());
+        assert!(check_response(ok.replace("s3pP", "s3pQ").as_bytes()).is_err());
+    }
+}

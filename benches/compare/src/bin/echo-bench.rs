@@ -273,6 +273,7 @@ fn main() {
     };
     let mut t_rate = header("msgs/s ↑");
     let mut t_cpu = header("server CPU µs/msg ↓");
+    let mut t_best = header("msgs/s ↑");
     let mut t_util = header("server / client CPU use");
     for (si, s) in scenarios.iter().enumerate() {
         let best_rate = peer_idx
@@ -284,11 +285,21 @@ fn main() {
             .filter_map(|&ci| med(si, ci, cpu_us).map(|r| (ci, r)))
             .min_by(|a, b| a.1.total_cmp(&b.1));
         let label = format!("{} {} ({} conns)", s.id, s.title, conns_of(s));
-        let (mut r1, mut r2, mut r3) = (
+        let (mut r1, mut r2, mut r3, mut r4) = (
             format!("\n| {label} | msgs/s |"),
             format!("\n| {label} | µs/msg |"),
             format!("\n| {label} | % of a core |"),
+            format!("\n| {label} | msgs/s |"),
         );
+        let best_of = |ci: usize| {
+            samples
+                .get(&(si, ci))
+                .map(|v| v.iter().map(rate).fold(0.0, f64::max))
+        };
+        let best_best = peer_idx
+            .iter()
+            .filter_map(|&ci| best_of(ci))
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
         let (mut spread_r, mut spread_c) = (0f64, 0f64);
         let mut json_c = Vec::new();
         for (ci, name) in servers.iter().enumerate() {
@@ -296,8 +307,16 @@ fn main() {
                 r1.push_str(" failed |");
                 r2.push_str(" failed |");
                 r3.push_str(" failed |");
+                r4.push_str(" failed |");
                 continue;
             };
+            let best = best_of(ci).unwrap_or(f64::NAN);
+            // Samples in which server and load generator together did not get
+            // 1.5 cores: something else was running.
+            let contended = v
+                .iter()
+                .filter(|x| x.server_util + x.client_util < 1.5)
+                .count();
             let rates: Vec<f64> = v.iter().map(rate).collect();
             let cpus: Vec<f64> = v.iter().map(cpu_us).collect();
             let (mr, mc) = (shared::median(&rates), shared::median(&cpus));
@@ -310,10 +329,23 @@ fn main() {
             let fmt_ratio = |x: Option<f64>| x.map_or(String::new(), |x| format!(" ({x:.2}×)"));
             r1.push_str(&format!(" {mr:.0}{} |", fmt_ratio(vr)));
             r2.push_str(&format!(" {mc:.2}{} |", fmt_ratio(vc)));
-            r3.push_str(&format!(" {:.0}% / {:.0}% |", su * 100.0, cu * 100.0));
+            r3.push_str(&format!(
+                " {:.0}% / {:.0}%{} |",
+                su * 100.0,
+                cu * 100.0,
+                if contended > 0 {
+                    format!(" ({contended}/{} contended)", v.len())
+                } else {
+                    String::new()
+                }
+            ));
+            let vb = best_best.map(|b| best / b);
+            r4.push_str(&format!(" {best:.0}{} |", fmt_ratio(vb)));
             json_c.push(format!(
-                "{{\"name\":{},\"median_msgs_per_sec\":{},\"median_cpu_us_per_msg\":{},\"median_server_util\":{},\"median_client_util\":{},\"rate_vs_best_peer\":{},\"cpu_vs_best_peer\":{},\"iqr_over_median_rate\":{},\"iqr_over_median_cpu\":{},\"samples\":[{}]}}",
+                "{{\"name\":{},\"best_msgs_per_sec\":{},\"best_rate_vs_best_peer\":{},\"contended_samples\":{contended},\"median_msgs_per_sec\":{},\"median_cpu_us_per_msg\":{},\"median_server_util\":{},\"median_client_util\":{},\"rate_vs_best_peer\":{},\"cpu_vs_best_peer\":{},\"iqr_over_median_rate\":{},\"iqr_over_median_cpu\":{},\"samples\":[{}]}}",
                 shared::json_str(name),
+                shared::json_num(best),
+                vb.map_or("null".into(), shared::json_num),
                 shared::json_num(mr),
                 shared::json_num(mc),
                 shared::json_num(su),
@@ -328,6 +360,8 @@ fn main() {
         r1.push_str(&format!(" ±{:.0}% |", spread_r * 50.0));
         r2.push_str(&format!(" ±{:.0}% |", spread_c * 50.0));
         r3.push_str(" |");
+        r4.push_str(" |");
+        t_best.push_str(&r4);
         t_rate.push_str(&r1);
         t_cpu.push_str(&r2);
         t_util.push_str(&r3);
@@ -351,6 +385,9 @@ fn main() {
     println!("## Server CPU per message (user + system, from /proc/PID/stat)\n\n{t_cpu}\n");
     println!("## CPU use during the measured window (server / load generator)\n\n{t_util}\n");
     println!(
+        "## Throughput, best sample (the least disturbed by other load; ratio to the best peer's best)\n\n{t_best}\n"
+    );
+    println!(
         "Cells: median (ratio to the best of tokio-tungstenite/fastwebsockets/tokio-websockets; >1 = better:"
     );
     println!(
@@ -358,6 +395,9 @@ fn main() {
     );
     println!(
         "A load generator near 100% of its core means the client, not the server, limited msgs/s: compare CPU per message then."
+    );
+    println!(
+        "contended: samples in which server and load generator together got less than 1.5 cores (other load on the machine)."
     );
 
     let json = format!(
