@@ -1,5 +1,7 @@
 //! W6: parse a browser's upgrade request from bytes, validate it, compute
-//! the accept key and serialise the 101 response. SHA-1 of the key alone is
+//! the accept key and serialise the 101 response: in place
+//! (`feed_with` + `RequestHead::accept`), and through `http` types
+//! (`feed` + `accept`). SHA-1 of the key alone is
 //! the yardstick. Also: a 64 KiB head fed one byte at a time against one shot
 //! (the parser must stay linear).
 
@@ -17,6 +19,18 @@ fn w6(c: &mut Criterion) {
     let mut out = Vec::with_capacity(256);
     let mut g = c.benchmark_group("W6 upgrade request -> 101 response");
     g.bench_function("webwire", |b| {
+        b.iter(|| {
+            let mut parser = RequestParser::default();
+            out.clear();
+            let Ok(Status::Complete((Ok(negotiated), _))) =
+                parser.feed_with(black_box(CHROMIUM), |head| head.accept(&config, &mut out))
+            else {
+                panic!("valid request")
+            };
+            black_box((negotiated, out.len()))
+        })
+    });
+    g.bench_function("webwire via http::Request", |b| {
         b.iter(|| {
             let mut parser = RequestParser::default();
             let Ok(Status::Complete((request, _))) = parser.feed(black_box(CHROMIUM)) else {

@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use webwire::Status;
 use webwire::random::SeededRandom;
-use webwire::ws::handshake::{HandshakeLimits, RequestParser, ServerConfig, accept};
+use webwire::ws::handshake::{HandshakeLimits, RequestParser, ServerConfig};
 use webwire::ws::{Config, Connection, Event, Role, Transmit};
 
 #[tokio::main]
@@ -35,23 +35,25 @@ async fn main() -> io::Result<()> {
 
 async fn serve(mut stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
+    let config = ServerConfig::new();
     let mut parser = RequestParser::new(HandshakeLimits::default());
     let (mut buf, mut response) = (vec![0u8; 16 * 1024], Vec::new());
-    let (request, rest) = loop {
+    // The in-place fast path: validated on the parsed head, the 101 written
+    // straight into `response`, no `http` types built.
+    let (outcome, rest) = loop {
         let n = stream.read(&mut buf).await?;
-        match parser.feed(&buf[..n]) {
-            _ if n == 0 => return Ok(()),
+        if n == 0 {
+            return Ok(());
+        }
+        match parser.feed_with(&buf[..n], |head| head.accept(&config, &mut response)) {
             Ok(Status::Partial) => {}
-            Ok(Status::Complete((request, used))) => break (Ok(request), &buf[used..n]),
+            Ok(Status::Complete((outcome, used))) => break (outcome, &buf[used..n]),
             Err(err) => break (Err(err), &[][..]),
         }
     };
-    match request.and_then(|request| accept(&request, &ServerConfig::new())) {
-        Ok(accepted) => accepted.write_response(&mut response),
-        Err(err) => {
-            err.write_response(&mut response);
-            return stream.write_all(&response).await;
-        }
+    if let Err(err) = outcome {
+        err.write_response(&mut response);
+        return stream.write_all(&response).await;
     }
     stream.write_all(&response).await?;
     drive(stream, rest).await

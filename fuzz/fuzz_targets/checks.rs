@@ -174,10 +174,37 @@ pub fn handshake_request(data: &[u8]) {
         (None, None) => {}
         other => panic!("chunking changed the outcome: {other:?}"),
     }
+    let config = ServerConfig::new().with_protocols(["chat"]);
+    // The in-place path decides as the `http` path does, whole and chunked.
+    let in_place = |chunk: usize| {
+        let mut parser = webwire::ws::handshake::RequestParser::default();
+        let mut fed = 0;
+        for piece in data.chunks(chunk) {
+            let mut out = Vec::new();
+            match parser.feed_with(piece, |head| head.accept(&config, &mut out)) {
+                Ok(Status::Partial) => fed += piece.len(),
+                Ok(Status::Complete((agreed, used))) => {
+                    return Some(agreed.map(|a| (a.protocol, out, fed + used)));
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        None
+    };
+    let via_http = whole.as_ref().map(|outcome| {
+        outcome.clone().and_then(|(request, used)| {
+            accept(&request, &config).map(|accepted| {
+                let mut out = Vec::new();
+                accepted.write_response(&mut out);
+                (accepted.protocol, out, used)
+            })
+        })
+    });
+    assert_eq!(via_http, in_place(usize::MAX));
+    assert_eq!(via_http, in_place(usize::from(first % 13) + 1));
     let Some(Ok((request, _))) = whole else {
         return;
     };
-    let config = ServerConfig::new().with_protocols(["chat"]);
     match accept(&request, &config) {
         Ok(accepted) => {
             let mut out = Vec::new();

@@ -65,28 +65,30 @@ pub(crate) fn b64_exact<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
     let mut out = [0u8; N];
     // Every valid value is < 64: an invalid character sets bit 6 or 7.
     let mut bad = 0u8;
-    let mut chunks = data.chunks_exact(4);
-    let mut dst = out.chunks_mut(3);
-    for (c, d) in chunks.by_ref().zip(dst.by_ref()) {
-        if let (&[a, b, c, e], [x, y, z]) = (c, d) {
-            let [a, b, c, e] = [a, b, c, e].map(b64_value);
-            bad |= a | b | c | e;
-            *x = (a << 2) | (b >> 4);
-            *y = (b << 4) | (c >> 2);
-            *z = (c << 6) | e;
-        }
+    let full = data.len() / 4;
+    let (groups, rest) = data.split_at(full * 4);
+    // Whole groups of 4 characters → 3 bytes, through one 24-bit word.
+    for (group, dst) in groups.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
+        let word = group.iter().fold(0u32, |acc, &c| {
+            let v = b64_value(c);
+            bad |= v;
+            (acc << 6) | u32::from(v)
+        });
+        let [_, x, y, z] = word.to_be_bytes();
+        dst.copy_from_slice(&[x, y, z]);
     }
     // The last 2 or 3 characters carry 1 or 2 bytes; their unused low bits
     // must be zero (canonical encoding).
-    let trailing = match (chunks.remainder(), dst.next()) {
-        ([], None) => 0,
-        (&[a, b], Some([x])) => {
+    let tail = out.get_mut(full * 3..).unwrap_or_default();
+    let trailing = match (rest, tail) {
+        ([], []) => 0,
+        (&[a, b], [x]) => {
             let [a, b] = [a, b].map(b64_value);
             bad |= a | b;
             *x = (a << 2) | (b >> 4);
             b & 0x0f
         }
-        (&[a, b, c], Some([x, y])) => {
+        (&[a, b, c], [x, y]) => {
             let [a, b, c] = [a, b, c].map(b64_value);
             bad |= a | b | c;
             *x = (a << 2) | (b >> 4);

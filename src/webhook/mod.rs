@@ -52,7 +52,7 @@
 //! calling an endpoint. The caller sends the requests, keeps the clock and
 //! stores the (serialisable) state, for example in an outbox table.
 
-mod codec;
+pub(crate) mod codec;
 mod delivery;
 mod endpoint;
 mod replay;

@@ -335,10 +335,22 @@ impl Verifier {
         now: u64,
     ) -> Result<Checked<'a>, VerifyError> {
         let scheme = &self.scheme;
-        let sig_value = single_header(headers, &scheme.signature_header)?.as_bytes();
+        let ts_name = match &scheme.timestamp {
+            TimestampSource::Header(name) => Some(name),
+            _ => None,
+        };
+        let [sig_found, id_found, ts_found] = find_headers(
+            headers,
+            [
+                Some(&scheme.signature_header),
+                scheme.id_header.as_ref(),
+                ts_name,
+            ],
+        );
+        let sig_value = single_header(sig_found, &scheme.signature_header)?.as_bytes();
         let id_value = match &scheme.id_header {
             Some(name) => {
-                let v = single_header(headers, name)?;
+                let v = single_header(id_found, name)?;
                 // An id is one token: no spaces.
                 if !codec::is_visible_ascii(v.as_bytes()) {
                     return Err(VerifyError::InvalidHeaderValue(name.clone()));
@@ -351,7 +363,7 @@ impl Verifier {
         let parsed = parse_signatures(scheme, sig_value)?;
         let ts_bytes: Option<&[u8]> = match &scheme.timestamp {
             TimestampSource::None => None,
-            TimestampSource::Header(name) => Some(single_header(headers, name)?.as_bytes()),
+            TimestampSource::Header(name) => Some(single_header(ts_found, name)?.as_bytes()),
             TimestampSource::InSignature => Some(
                 parsed
                     .timestamp
@@ -466,17 +478,70 @@ pub(crate) fn check_key(
     }
 }
 
+/// A header as found in the map: its first value, and whether it has more.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Found<'a> {
+    first: Option<&'a HeaderValue>,
+    more: bool,
+}
+
+/// Maps with at most this many values are scanned once instead of looked up
+/// by name: hashing a custom header name byte by byte (three per request)
+/// costs more than comparing the lengths of a dozen names.
+const SCAN_LIMIT: usize = 12;
+
+/// Finds up to `N` headers (`None`: not wanted): in one pass over small
+/// maps, by lookup in larger ones.
+fn find_headers<'a, const N: usize>(
+    headers: &'a HeaderMap,
+    names: [Option<&HeaderName>; N],
+) -> [Found<'a>; N] {
+    if headers.len() <= SCAN_LIMIT {
+        scan_headers(headers, names)
+    } else {
+        lookup_headers(headers, names)
+    }
+}
+
+fn scan_headers<'a, const N: usize>(
+    headers: &'a HeaderMap,
+    names: [Option<&HeaderName>; N],
+) -> [Found<'a>; N] {
+    let mut found = [Found::default(); N];
+    for (name, value) in headers {
+        let name = name.as_str();
+        for (slot, want) in found.iter_mut().zip(&names) {
+            if want.is_some_and(|w| w.as_str() == name) {
+                slot.more |= slot.first.is_some();
+                slot.first.get_or_insert(value);
+            }
+        }
+    }
+    found
+}
+
+fn lookup_headers<'a, const N: usize>(
+    headers: &'a HeaderMap,
+    names: [Option<&HeaderName>; N],
+) -> [Found<'a>; N] {
+    let mut found = [Found::default(); N];
+    for (slot, want) in found.iter_mut().zip(&names) {
+        if let Some(want) = want {
+            let mut values = headers.get_all(*want).iter();
+            slot.first = values.next();
+            slot.more = values.next().is_some();
+        }
+    }
+    found
+}
+
 /// The one value of a header: present once, non-empty, visible ASCII or
 /// spaces.
-fn single_header<'a>(
-    headers: &'a HeaderMap,
-    name: &HeaderName,
-) -> Result<&'a HeaderValue, VerifyError> {
-    let mut values = headers.get_all(name).iter();
-    let value = values
-        .next()
+fn single_header<'a>(found: Found<'a>, name: &HeaderName) -> Result<&'a HeaderValue, VerifyError> {
+    let value = found
+        .first
         .ok_or_else(|| VerifyError::MissingHeader(name.clone()))?;
-    if values.next().is_some() {
+    if found.more {
         return Err(VerifyError::DuplicateHeader(name.clone()));
     }
     let bytes = value.as_bytes();
@@ -591,4 +656,51 @@ fn parse_signatures<'a>(scheme: &Scheme, value: &'a [u8]) -> Result<Parsed<'a>, 
         candidates,
         timestamp,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::{RandomSource, SeededRandom};
+
+    /// The one-pass scan and the by-name lookup agree on every map shape:
+    /// absent, present once, duplicated, mixed with other headers, on both
+    /// sides of the size at which `find_headers` switches.
+    #[test]
+    fn header_scan_agrees_with_lookup() {
+        let wanted = [
+            HeaderName::from_static("webhook-signature"),
+            HeaderName::from_static("webhook-id"),
+            HeaderName::from_static("webhook-timestamp"),
+        ];
+        // Same lengths as the wanted names, and standard headers.
+        let others = [
+            HeaderName::from_static("webhook-signaturf"),
+            HeaderName::from_static("user-agent"),
+            http::header::CONTENT_TYPE,
+            http::header::HOST,
+        ];
+        let mut rng = SeededRandom::new(7);
+        for round in 0..2000 {
+            let mut headers = HeaderMap::new();
+            let mut draw = [0u8; 64];
+            rng.fill_bytes(&mut draw);
+            let count = usize::from(draw[0]) % (2 * SCAN_LIMIT);
+            for (i, &r) in draw.iter().skip(1).take(count).enumerate() {
+                let name = match usize::from(r) % 7 {
+                    k @ 0..=2 => wanted[k].clone(),
+                    k => others[k - 3].clone(),
+                };
+                headers.append(name, HeaderValue::from(i));
+            }
+            let names = [
+                Some(&wanted[0]),
+                Some(&wanted[1]),
+                (round % 2 == 0).then_some(&wanted[2]),
+            ];
+            let scanned = scan_headers(&headers, names);
+            assert_eq!(scanned, lookup_headers(&headers, names), "{headers:?}");
+            assert_eq!(scanned, find_headers(&headers, names));
+        }
+    }
 }

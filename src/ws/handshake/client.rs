@@ -4,9 +4,10 @@ use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
 
 use super::extensions::{ExtensionOffer, parse_extensions};
+use super::fields::{Field, has_token};
 use super::head::{HandshakeLimits, HeadReader, parse_response_head, write_headers};
 use super::server::Accepted;
-use super::{HandshakeError, accept_key, has_token};
+use super::{HandshakeError, accept_key};
 use crate::Status;
 use crate::random::RandomSource;
 
@@ -227,10 +228,10 @@ impl ClientHandshake {
             return Ok(ClientOutcome::Rejected(head_of(response)));
         }
         let headers = response.headers();
-        if !has_token(headers, header::UPGRADE, "websocket") {
+        if !has_token(headers, Field::Upgrade, "websocket") {
             return Err(HandshakeError::NotWebSocketUpgrade);
         }
-        if !has_token(headers, header::CONNECTION, "upgrade") {
+        if !has_token(headers, Field::Connection, "upgrade") {
             return Err(HandshakeError::NotConnectionUpgrade);
         }
         let mut accepts = headers.get_all(header::SEC_WEBSOCKET_ACCEPT).iter();

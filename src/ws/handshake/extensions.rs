@@ -62,19 +62,52 @@ impl fmt::Display for ExtensionOffer {
     }
 }
 
+/// A token as a `String` (token characters are ASCII).
+fn text(token: &[u8]) -> String {
+    String::from_utf8_lossy(token).into_owned()
+}
+
 /// RFC 9110 §5.6.2 token characters.
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
+
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(c, b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^'..=b'`' | b'|' | b'~');
+        b += 1;
+    }
+    t
+};
 
 /// Parses one `Sec-WebSocket-Extensions` value into offers.
 pub fn parse_extensions(value: &str) -> Result<Vec<ExtensionOffer>, super::HandshakeError> {
+    let mut out = Vec::new();
+    parse_into(value, Some(&mut out))?;
+    Ok(out)
+}
+
+/// Checks the syntax of a `Sec-WebSocket-Extensions` value without
+/// collecting the offers (a server that supports none still refuses
+/// malformed ones).
+pub(crate) fn check_extensions(value: &str) -> Result<(), super::HandshakeError> {
+    parse_into(value, None)
+}
+
+fn parse_into(
+    value: &str,
+    mut out: Option<&mut Vec<ExtensionOffer>>,
+) -> Result<(), super::HandshakeError> {
     let err = || super::HandshakeError::MalformedHeader("Sec-WebSocket-Extensions");
     let mut p = Parser {
         s: value.as_bytes(),
         i: 0,
     };
-    let mut out = Vec::new();
+    let keep = out.is_some();
     loop {
         p.ows();
         if p.eof() {
@@ -86,7 +119,7 @@ pub fn parse_extensions(value: &str) -> Result<Vec<ExtensionOffer>, super::Hands
             continue;
         }
         let name = p.token().ok_or_else(err)?;
-        let mut offer = ExtensionOffer::new(name);
+        let mut offer = keep.then(|| ExtensionOffer::new(text(name)));
         loop {
             p.ows();
             match p.peek() {
@@ -104,21 +137,27 @@ pub fn parse_extensions(value: &str) -> Result<Vec<ExtensionOffer>, super::Hands
                         p.i += 1;
                         p.ows();
                         Some(if p.peek() == Some(b'"') {
-                            p.quoted().ok_or_else(err)?
+                            p.quoted(keep).ok_or_else(err)?
                         } else {
-                            p.token().ok_or_else(err)?
+                            p.token()
+                                .map(|t| if keep { text(t) } else { String::new() })
+                                .ok_or_else(err)?
                         })
                     } else {
                         None
                     };
-                    offer.params.push((pname, value));
+                    if let Some(offer) = &mut offer {
+                        offer.params.push((text(pname), value));
+                    }
                 }
                 Some(_) => return Err(err()),
             }
         }
-        out.push(offer);
+        if let (Some(out), Some(offer)) = (out.as_deref_mut(), offer) {
+            out.push(offer);
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 struct Parser<'a> {
@@ -126,7 +165,7 @@ struct Parser<'a> {
     i: usize,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn eof(&self) -> bool {
         self.i >= self.s.len()
     }
@@ -138,26 +177,32 @@ impl Parser<'_> {
             self.i += 1;
         }
     }
-    fn token(&mut self) -> Option<String> {
+    fn token(&mut self) -> Option<&'a [u8]> {
         let start = self.i;
         while self.peek().is_some_and(is_tchar) {
             self.i += 1;
         }
-        (self.i > start).then(|| String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
+        self.s.get(start..self.i).filter(|t| !t.is_empty())
     }
-    fn quoted(&mut self) -> Option<String> {
+    /// A quoted string, unescaped; only checked (an empty `String` back)
+    /// unless `keep`.
+    fn quoted(&mut self, keep: bool) -> Option<String> {
         self.i += 1; // opening quote
         let mut out = Vec::new();
         loop {
             let b = self.peek()?;
             self.i += 1;
-            match b {
+            let b = match b {
                 b'"' => break,
                 b'\\' => {
-                    out.push(self.peek()?);
+                    let escaped = self.peek()?;
                     self.i += 1;
+                    escaped
                 }
-                _ => out.push(b),
+                _ => b,
+            };
+            if keep {
+                out.push(b);
             }
         }
         String::from_utf8(out).ok()
@@ -192,6 +237,14 @@ mod tests {
             "a;x=\"\\",
         ] {
             assert!(parse_extensions(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn token_characters() {
+        let expected = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        for b in 0..=255u8 {
+            assert_eq!(is_tchar(b), expected(b), "{b:#x}");
         }
     }
 

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Version};
 
 use super::HandshakeError;
+use super::fields::RawHeaders;
 use crate::Status;
 
 /// Limits on the handshake's header block.
@@ -118,11 +119,7 @@ impl HeadReader {
 /// once more bytes have arrived.
 pub(crate) fn scan_head_end(buf: &[u8], from: usize) -> Result<usize, usize> {
     let mut p = from;
-    while let Some(i) = buf
-        .get(p..)
-        .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
-    {
-        let lf = p + i;
+    while let Some(lf) = find_lf(buf, p) {
         match buf.get(lf + 1..) {
             Some([b'\n', ..]) => return Ok(lf + 2),
             Some([b'\r', b'\n', ..]) => return Ok(lf + 3),
@@ -132,6 +129,30 @@ pub(crate) fn scan_head_end(buf: &[u8], from: usize) -> Result<usize, usize> {
         }
     }
     Err(buf.len())
+}
+
+/// The first line feed in `buf` at or after `from`, eight bytes at a time.
+fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const LFS: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    let rest = buf.get(from..)?;
+    let mut words = rest.chunks_exact(8);
+    let mut at = from;
+    for word in words.by_ref() {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        // A zero byte in `x` is a line feed; the lowest flagged byte is
+        // exact (borrows only flag bytes above a real zero).
+        let x = u64::from_le_bytes(bytes) ^ LFS;
+        let zeros = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zeros != 0 {
+            return Some(at + (zeros.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let i = words.remainder().iter().position(|&b| b == b'\n')?;
+    Some(at + i)
 }
 
 /// Reads the client's upgrade request from bytes as they arrive.
@@ -170,22 +191,147 @@ impl RequestParser {
 
     /// Takes the next bytes of the request. See the type's docs.
     pub fn feed(&mut self, input: &[u8]) -> Result<Status<(Request<()>, usize)>, HandshakeError> {
+        match self.feed_with(input, |head| head.to_request())? {
+            Status::Partial => Ok(Status::Partial),
+            Status::Complete((request, used)) => Ok(Status::Complete((request?, used))),
+        }
+    }
+
+    /// Like [`feed`](Self::feed), but once the head is complete `inspect`
+    /// sees it parsed in place, as a [`RequestHead`] borrowed from the bytes:
+    /// no `http` types are built and nothing is copied. This is the fast
+    /// path: route on the target, check a cookie, then
+    /// [`accept`](RequestHead::accept) writes the `101` straight into your
+    /// buffer. Returns what `inspect` returned and how many bytes of `input`
+    /// the head used.
+    ///
+    /// ```
+    /// use webwire::Status;
+    /// use webwire::ws::handshake::{RequestParser, ServerConfig};
+    ///
+    /// let wire = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+    ///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    ///     Sec-WebSocket-Version: 13\r\n\r\n";
+    /// let config = ServerConfig::new();
+    /// let mut response = Vec::new();
+    /// let mut parser = RequestParser::default();
+    /// let Status::Complete((outcome, used)) = parser.feed_with(wire, |head| {
+    ///     assert_eq!(head.target(), "/chat");
+    ///     head.accept(&config, &mut response)
+    /// })? else { panic!("need more") };
+    /// outcome?;
+    /// assert_eq!(used, wire.len());
+    /// assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+    /// # Ok::<(), webwire::ws::handshake::HandshakeError>(())
+    /// ```
+    pub fn feed_with<R>(
+        &mut self,
+        input: &[u8],
+        inspect: impl FnOnce(&RequestHead<'_>) -> R,
+    ) -> Result<Status<(R, usize)>, HandshakeError> {
         // The usual case, a whole head in one read, is parsed in place.
+        let inspect = match self.reader.is_empty() {
+            true => match try_whole(input, self.limits, inspect) {
+                Ok(done) => return Ok(Status::Complete(done)),
+                Err(inspect) => inspect,
+            },
+            false => inspect,
+        };
         if self.reader.is_empty() {
             if let Ok(end) = scan_head_end(input, 0) {
                 if end > self.limits.max_head_size {
                     return Err(HandshakeError::HeadTooLarge(self.limits.max_head_size));
                 }
-                let request = parse_request_head(&input[..end], self.limits.max_headers)?;
-                return Ok(Status::Complete((request, end)));
+                let out = parse_request_head(&input[..end], self.limits.max_headers, inspect)?;
+                return Ok(Status::Complete((out, end)));
             }
         }
         let Some(used) = self.reader.feed(input, self.limits.max_head_size)? else {
             return Ok(Status::Partial);
         };
-        let request = parse_request_head(self.reader.head(), self.limits.max_headers);
+        let out = parse_request_head(self.reader.head(), self.limits.max_headers, inspect);
         self.reader.clear();
-        Ok(Status::Complete((request?, used)))
+        Ok(Status::Complete((out?, used)))
+    }
+}
+
+/// An HTTP/1.1 request head parsed in place, borrowed from the bytes it was
+/// read from: what [`RequestParser::feed_with`] hands over.
+///
+/// Method, target and header names and values are as sent (httparse has
+/// checked their syntax); [`to_request`](Self::to_request) converts to an
+/// `http::Request`, [`accept`](Self::accept) validates the upgrade and writes
+/// the response.
+#[derive(Debug)]
+pub struct RequestHead<'a> {
+    method: &'a str,
+    target: &'a str,
+    version: Version,
+    headers: RawHeaders<'a>,
+    /// The whole head, which the header values point into.
+    bytes: &'a [u8],
+}
+
+impl<'a> RequestHead<'a> {
+    /// The method, such as `GET`.
+    pub fn method(&self) -> &'a str {
+        self.method
+    }
+
+    /// The request target as sent, such as `/chat?room=1`.
+    pub fn target(&self) -> &'a str {
+        self.target
+    }
+
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// Every header line in order: name as sent, raw value.
+    pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+        self.headers.all().iter().map(|h| (h.name, h.value))
+    }
+
+    /// The first value of the header `name` (compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers
+            .all()
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    }
+
+    /// Whether the target is one `http::Uri` accepts (as
+    /// [`to_request`](Self::to_request) requires). An origin-form target of
+    /// unreserved, sub-delim, `:@/%?` characters always is; anything else is
+    /// left to `http` to decide.
+    pub(crate) fn target_is_uri(&self) -> bool {
+        let plain = |b: &u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%?".contains(b);
+        let t = self.target.as_bytes();
+        (t.first() == Some(&b'/') && t.len() < 0x1000 && t.iter().all(plain))
+            || self.target.parse::<http::Uri>().is_ok()
+    }
+
+    pub(crate) fn raw_headers(&self) -> &RawHeaders<'a> {
+        &self.headers
+    }
+
+    /// Converts to an `http::Request<()>` (what [`RequestParser::feed`]
+    /// returns). Fails if the target is not a valid URI.
+    pub fn to_request(&self) -> Result<Request<()>, HandshakeError> {
+        let method = Method::from_bytes(self.method.as_bytes())
+            .map_err(|_| HandshakeError::Malformed("invalid method"))?;
+        let uri: http::Uri = self
+            .target
+            .parse()
+            .map_err(|_| HandshakeError::Malformed("invalid request target"))?;
+        let mut request = Request::new(());
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.version_mut() = self.version;
+        *request.headers_mut() = header_map(self.bytes, self.headers.all())?;
+        Ok(request)
     }
 }
 
@@ -231,11 +377,42 @@ fn version(minor: Option<u8>) -> Version {
     }
 }
 
-/// Parses a complete request head.
-pub(crate) fn parse_request_head(
+/// The first read's fast path: when `input` holds a whole, valid head,
+/// httparse finds its end itself, sparing the terminator scan; `inspect` is
+/// handed back otherwise, for the general path to decide (so errors never
+/// depend on how the bytes were split).
+fn try_whole<R, F>(input: &[u8], limits: HandshakeLimits, inspect: F) -> Result<(R, usize), F>
+where
+    F: FnOnce(&RequestHead<'_>) -> R,
+{
+    // httparse skips blank lines before the request line, which the
+    // terminator scan would take for the end of the head.
+    if matches!(input.first(), None | Some(b'\r' | b'\n')) || limits.max_headers > 64 {
+        return Err(inspect);
+    }
+    let head = input.get(..limits.max_head_size).unwrap_or(input);
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 64];
+    let slots = slots.get_mut(..limits.max_headers).unwrap_or_default();
+    let mut req = httparse::Request::new(&mut []);
+    let Ok(httparse::Status::Complete(end)) = req.parse_with_uninit_headers(head, slots) else {
+        return Err(inspect);
+    };
+    let parsed = RequestHead {
+        method: req.method.unwrap_or_default(),
+        target: req.path.unwrap_or_default(),
+        version: version(req.version),
+        headers: RawHeaders::new(req.headers),
+        bytes: head.get(..end).unwrap_or(head),
+    };
+    Ok((inspect(&parsed), end))
+}
+
+/// Parses a complete request head in place and hands it to `inspect`.
+pub(crate) fn parse_request_head<R>(
     head: &[u8],
     max_headers: usize,
-) -> Result<Request<()>, HandshakeError> {
+    inspect: impl FnOnce(&RequestHead<'_>) -> R,
+) -> Result<R, HandshakeError> {
     // Header slots on the stack for the usual limit: no allocation.
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 64];
     let mut heap = Vec::new();
@@ -253,19 +430,14 @@ pub(crate) fn parse_request_head(
         httparse::Status::Complete(_) => {}
         httparse::Status::Partial => return Err(HandshakeError::Malformed("incomplete head")),
     }
-    let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes())
-        .map_err(|_| HandshakeError::Malformed("invalid method"))?;
-    let uri: http::Uri = req
-        .path
-        .unwrap_or_default()
-        .parse()
-        .map_err(|_| HandshakeError::Malformed("invalid request target"))?;
-    let mut request = Request::new(());
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.version_mut() = version(req.version);
-    *request.headers_mut() = header_map(head, req.headers)?;
-    Ok(request)
+    let parsed = RequestHead {
+        method: req.method.unwrap_or_default(),
+        target: req.path.unwrap_or_default(),
+        version: version(req.version),
+        headers: RawHeaders::new(req.headers),
+        bytes: head,
+    };
+    Ok(inspect(&parsed))
 }
 
 /// Parses a complete response head.
@@ -340,6 +512,25 @@ mod tests {
             assert_eq!(total, head.len() - 4, "cut {cut}");
             assert_eq!(r.head(), &head[..head.len() - 4]);
         }
+    }
+
+    #[test]
+    fn finds_every_line_feed() {
+        let mut buf = vec![b'a'; 40];
+        for lf in 0..buf.len() {
+            buf[lf] = b'\n';
+            for from in 0..buf.len() {
+                let expected = buf[from..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map(|i| from + i);
+                assert_eq!(find_lf(&buf, from), expected, "lf {lf} from {from}");
+            }
+            // Bytes that differ from a line feed by one bit, and 0x8a.
+            buf[lf] = [0x0b, 0x8a, 0x0e, 0x02, 0x09][lf % 5];
+        }
+        assert_eq!(find_lf(b"\x0b\n", 0), Some(1));
+        assert_eq!(find_lf(b"ab", 5), None);
     }
 
     #[test]

@@ -3,11 +3,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use base64::Engine as _;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version, header};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Version, header};
 
-use super::extensions::{ExtensionOffer, parse_extensions};
-use super::{HandshakeError, accept_key, has_token, token_list};
+use super::extensions::{ExtensionOffer, check_extensions, parse_extensions};
+use super::fields::{Field, HeaderLookup, as_text, has_token, token_list};
+use super::head::RequestHead;
+use super::{HandshakeError, accept_key_bytes};
 
 type OriginCheck = Arc<dyn Fn(Option<&str>) -> bool + Send + Sync>;
 type ProtocolSelector = Arc<dyn Fn(&[&str]) -> Option<String> + Send + Sync>;
@@ -154,8 +155,11 @@ impl ServerConfig {
         Ok(self)
     }
 
-    fn origin_allowed(&self, headers: &HeaderMap) -> bool {
-        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    fn origin_allowed(&self, headers: &impl HeaderLookup) -> bool {
+        if matches!(self.origin, OriginPolicy::Any) {
+            return true;
+        }
+        let origin = headers.first(Field::Origin).and_then(as_text);
         match &self.origin {
             OriginPolicy::Any => true,
             OriginPolicy::AllowList(list) => {
@@ -165,13 +169,15 @@ impl ServerConfig {
         }
     }
 
-    fn choose_protocol(&self, headers: &HeaderMap) -> Result<Option<String>, HandshakeError> {
+    fn choose_protocol(
+        &self,
+        headers: &impl HeaderLookup,
+    ) -> Result<Option<String>, HandshakeError> {
         if matches!(self.protocols, ProtocolChoice::None) {
             return Ok(None);
         }
-        let offered = token_list(headers, header::SEC_WEBSOCKET_PROTOCOL)
+        let offered = token_list(headers, Field::Protocol)
             .ok_or(HandshakeError::MalformedHeader("Sec-WebSocket-Protocol"))?;
-        let offered: Vec<&str> = offered.iter().map(String::as_str).collect();
         Ok(match &self.protocols {
             ProtocolChoice::None => None,
             ProtocolChoice::Preference(ours) => {
@@ -182,6 +188,14 @@ impl ServerConfig {
                 select(&offered).filter(|p| offered.contains(&p.as_str()))
             }
         })
+    }
+
+    /// Whether permessage-deflate offers would be looked at.
+    fn wants_extensions(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.deflate.is_some();
+        #[cfg(not(feature = "deflate"))]
+        false
     }
 }
 
@@ -235,24 +249,8 @@ impl Accepted {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn accept<B>(request: &Request<B>, config: &ServerConfig) -> Result<Accepted, HandshakeError> {
-    if request.method() != Method::GET {
-        return Err(HandshakeError::Method(request.method().to_string()));
-    }
-    if request.version() < Version::HTTP_11 {
-        return Err(HandshakeError::HttpVersion);
-    }
     let headers = request.headers();
-    if !headers.contains_key(header::HOST) {
-        return Err(HandshakeError::MissingHost);
-    }
-    if !has_token(headers, header::UPGRADE, "websocket") {
-        return Err(HandshakeError::NotWebSocketUpgrade);
-    }
-    if !has_token(headers, header::CONNECTION, "upgrade") {
-        return Err(HandshakeError::NotConnectionUpgrade);
-    }
-    check_version(headers)?;
-    let key = websocket_key(headers)?;
+    let key = check_upgrade(request.method().as_str(), request.version(), headers)?;
     let negotiated = negotiate(headers, config)?;
 
     let mut response = Response::new(());
@@ -260,41 +258,122 @@ pub fn accept<B>(request: &Request<B>, config: &ServerConfig) -> Result<Accepted
     let out = response.headers_mut();
     out.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     out.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    let accept = HeaderValue::from_maybe_shared(bytes::Bytes::from(accept_key(key.as_bytes())))
-        .map_err(|_| HandshakeError::InvalidKey)?;
+    let accept =
+        HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(&accept_key_bytes(key)))
+            .map_err(|_| HandshakeError::InvalidKey)?;
     out.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     negotiated.finish(response, config)
 }
 
+impl RequestHead<'_> {
+    /// Validates this upgrade request exactly as [`accept`] does and appends
+    /// the `101` response to `out`, without building `http` types: the fast
+    /// path of [`RequestParser::feed_with`](super::RequestParser::feed_with).
+    /// On error nothing is written; send
+    /// [`HandshakeError::write_response`] instead.
+    ///
+    /// The response has the same headers as [`accept`]'s, in the same order
+    /// (`upgrade`, `connection`, `sec-websocket-accept`, the subprotocol and
+    /// extensions if any, then the configured extra headers).
+    pub fn accept(
+        &self,
+        config: &ServerConfig,
+        out: &mut Vec<u8>,
+    ) -> Result<Negotiated, HandshakeError> {
+        if !self.target_is_uri() {
+            return Err(HandshakeError::Malformed("invalid request target"));
+        }
+        let headers = self.raw_headers();
+        let key = check_upgrade(self.method(), self.version(), headers)?;
+        let negotiated = negotiate(headers, config)?;
+        out.extend_from_slice(
+            b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\
+              connection: Upgrade\r\nsec-websocket-accept: ",
+        );
+        out.extend_from_slice(&accept_key_bytes(key));
+        out.extend_from_slice(b"\r\n");
+        if let Some(p) = &negotiated.protocol {
+            out.extend_from_slice(b"sec-websocket-protocol: ");
+            out.extend_from_slice(p.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        for (i, e) in negotiated.extensions.iter().enumerate() {
+            out.extend_from_slice(match i {
+                0 => b"sec-websocket-extensions: ".as_slice(),
+                _ => b", ",
+            });
+            out.extend_from_slice(e.to_string().as_bytes());
+        }
+        if !negotiated.extensions.is_empty() {
+            out.extend_from_slice(b"\r\n");
+        }
+        super::head::write_headers(&config.headers, out);
+        Ok(negotiated)
+    }
+}
+
+/// RFC 6455 §4.2.1 checks of an HTTP/1.1 upgrade request; the key.
+fn check_upgrade<'h>(
+    method: &str,
+    version: Version,
+    headers: &'h impl HeaderLookup,
+) -> Result<&'h [u8], HandshakeError> {
+    if method != "GET" {
+        return Err(HandshakeError::Method(method.to_owned()));
+    }
+    if version < Version::HTTP_11 {
+        return Err(HandshakeError::HttpVersion);
+    }
+    if headers.first(Field::Host).is_none() {
+        return Err(HandshakeError::MissingHost);
+    }
+    if !has_token(headers, Field::Upgrade, "websocket") {
+        return Err(HandshakeError::NotWebSocketUpgrade);
+    }
+    if !has_token(headers, Field::Connection, "upgrade") {
+        return Err(HandshakeError::NotConnectionUpgrade);
+    }
+    check_version(headers)?;
+    websocket_key(headers)
+}
+
 /// `Sec-WebSocket-Version: 13`, exactly one (426 otherwise).
-pub(crate) fn check_version(headers: &HeaderMap) -> Result<(), HandshakeError> {
-    let mut versions = headers.get_all(header::SEC_WEBSOCKET_VERSION).iter();
+pub(crate) fn check_version(headers: &impl HeaderLookup) -> Result<(), HandshakeError> {
+    let mut versions = headers.lines(Field::Version);
     match (versions.next(), versions.next()) {
-        (Some(v), None) if v.as_bytes().trim_ascii() == b"13" => Ok(()),
+        (Some(v), None) if v.trim_ascii() == b"13" => Ok(()),
         _ => Err(HandshakeError::UnsupportedVersion),
     }
 }
 
 /// The one `Sec-WebSocket-Key`, checked to be 16 base64-encoded bytes.
-fn websocket_key(headers: &HeaderMap) -> Result<&str, HandshakeError> {
-    let mut keys = headers.get_all(header::SEC_WEBSOCKET_KEY).iter();
+fn websocket_key(headers: &impl HeaderLookup) -> Result<&[u8], HandshakeError> {
+    let mut keys = headers.lines(Field::Key);
     let (Some(key), None) = (keys.next(), keys.next()) else {
         return Err(HandshakeError::InvalidKey);
     };
-    let key = key.to_str().map_err(|_| HandshakeError::InvalidKey)?.trim();
-    let mut decoded = [0u8; 18];
-    match base64::engine::general_purpose::STANDARD.decode_slice(key, &mut decoded) {
-        Ok(16) => Ok(key),
-        _ => Err(HandshakeError::InvalidKey),
+    // Padded, canonical base64 of 16 bytes: 24 characters.
+    let key = key.trim_ascii();
+    match key.len() == 24 && crate::webhook::codec::b64_exact::<16>(key).is_some() {
+        true => Ok(key),
+        false => Err(HandshakeError::InvalidKey),
     }
 }
 
-/// What was agreed besides the upgrade itself.
-pub(crate) struct Negotiated {
-    protocol: Option<String>,
-    extensions: Vec<ExtensionOffer>,
+/// What a handshake agreed besides the upgrade itself: what
+/// [`RequestHead::accept`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Negotiated {
+    /// The subprotocol chosen, if any.
+    pub protocol: Option<String>,
+    /// The extensions accepted, as sent in the response.
+    pub extensions: Vec<ExtensionOffer>,
+    /// permessage-deflate, if it was agreed: pass it to
+    /// [`Config::with_deflate`](crate::ws::Config::with_deflate).
     #[cfg(feature = "deflate")]
-    deflate: Option<crate::ws::deflate::DeflateParams>,
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub deflate: Option<crate::ws::deflate::DeflateParams>,
 }
 
 impl Negotiated {
@@ -318,7 +397,7 @@ impl Negotiated {
 /// Origin, subprotocol and extensions: the part HTTP/1.1 and extended
 /// CONNECT share.
 pub(crate) fn negotiate(
-    headers: &HeaderMap,
+    headers: &impl HeaderLookup,
     config: &ServerConfig,
 ) -> Result<Negotiated, HandshakeError> {
     if !config.origin_allowed(headers) {
@@ -326,13 +405,17 @@ pub(crate) fn negotiate(
     }
     let protocol = config.choose_protocol(headers)?;
     let mut offers = Vec::new();
-    for value in headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS) {
-        let value = value
-            .to_str()
-            .map_err(|_| HandshakeError::MalformedHeader("Sec-WebSocket-Extensions"))?;
+    for value in headers.lines(Field::Extensions) {
+        let value =
+            as_text(value).ok_or(HandshakeError::MalformedHeader("Sec-WebSocket-Extensions"))?;
         // Malformed offers are refused; well-formed ones this server does
-        // not support are declined.
-        offers.extend(parse_extensions(value)?);
+        // not support are declined (and not even collected when it
+        // supports none).
+        if config.wants_extensions() {
+            offers.extend(parse_extensions(value)?);
+        } else {
+            check_extensions(value)?;
+        }
     }
     #[allow(unused_mut)]
     let mut negotiated = Negotiated {
@@ -346,6 +429,8 @@ pub(crate) fn negotiate(
         negotiated.deflate = Some(params);
         negotiated.extensions.push(response);
     }
+    #[cfg(not(feature = "deflate"))]
+    let _ = offers;
     Ok(negotiated)
 }
 
