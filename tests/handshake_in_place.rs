@@ -106,6 +106,7 @@ fn captures_agree() {
         "request-firefox.http",
         "request-python-websockets.http",
         "request-node-ws.http",
+        "request-curl.http",
     ] {
         let wire = data(name);
         // Accepted by every configuration but the origin allow-list (the

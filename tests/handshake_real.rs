@@ -1,6 +1,6 @@
 //! Upgrade requests and responses captured from real peers (see
-//! tests/data/handshake/README.md): Chromium, Firefox, Python `websockets`
-//! and Node `ws`. Each is parsed whole and one byte at a time.
+//! tests/data/handshake/README.md): Chromium, Firefox, Python `websockets`,
+//! and Node `ws`, and libcurl (curl). Each is parsed whole and one byte at a time.
 
 use std::path::Path;
 
@@ -37,6 +37,7 @@ fn real_requests_are_accepted() {
         "request-firefox.http",
         "request-python-websockets.http",
         "request-node-ws.http",
+        "request-curl.http",
     ] {
         let wire = data(name);
         let request = parse(&wire, wire.len());
@@ -51,7 +52,11 @@ fn real_requests_are_accepted() {
             accept_key(&key).as_str(),
             "{name}"
         );
-        assert_eq!(accepted.protocol.as_deref(), Some("chat"), "{name}");
+        // curl offers no subprotocol unless told to.
+        let offered = request.headers().contains_key("sec-websocket-protocol");
+        assert_eq!(offered, name != "request-curl.http", "{name}");
+        let expected = offered.then_some("chat");
+        assert_eq!(accepted.protocol.as_deref(), expected, "{name}");
     }
 }
 
