@@ -1,6 +1,6 @@
 //! Upgrade requests and responses captured from real peers (see
 //! tests/data/handshake/README.md): Chromium, Firefox, Python `websockets`,
-//! and Node `ws`, and libcurl (curl). Each is parsed whole and one byte at a time.
+//! Node `ws` and libcurl (curl). Each is parsed whole and one byte at a time.
 
 use std::path::Path;
 

@@ -307,9 +307,20 @@ impl<'a> RequestHead<'a> {
     /// unreserved, sub-delim, `:@/%?` characters always is; anything else is
     /// left to `http` to decide.
     pub(crate) fn target_is_uri(&self) -> bool {
-        let plain = |b: &u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%?".contains(b);
+        const PLAIN: [bool; 256] = {
+            let mut t = [false; 256];
+            let mut b = 0;
+            while b < 256 {
+                let c = b as u8;
+                t[b] = c.is_ascii_alphanumeric()
+                    || matches!(c, b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&'..=b'/')
+                    || matches!(c, b':' | b';' | b'=' | b'?' | b'@' | b'%');
+                b += 1;
+            }
+            t
+        };
         let t = self.target.as_bytes();
-        (t.first() == Some(&b'/') && t.len() < 0x1000 && t.iter().all(plain))
+        (t.first() == Some(&b'/') && t.len() < 0x1000 && t.iter().all(|&b| PLAIN[usize::from(b)]))
             || self.target.parse::<http::Uri>().is_ok()
     }
 
