@@ -178,7 +178,15 @@ def echo_section(d):
             md.append(f"| {label} | " + " | ".join(cells) + " |")
             if unit != "best":
                 short = "msgs/s" if unit == "msgs/s" else "CPU/msg"
-                groups.append((f"{s['id']} {short}: {s['title']}", bars))
+                size = f"{s['size'] // 1024} KiB" if s["size"] >= 1024 else f"{s['size']} B"
+                kind = "text" if s["opcode"] == 1 else "binary"
+                groups.append(
+                    (
+                        f"{s['id']} {short}: {s['conns']} conns × {size} {kind}, "
+                        f"{s['inflight']} in flight",
+                        bars,
+                    )
+                )
         md.append("")
     md.append("### CPU use during the window (server / load generator, % of one core)")
     md.append("")
@@ -251,10 +259,9 @@ def idle_section(d):
                 fmt_bytes(p["usable_bytes"]),
             ]
             if ratio is not None and r["name"] != "webwire + adapter buffers":
-                family = r["name"].split("+")[0].strip()
                 target = bars_def if deflate else (bars_state if kind == "state" else bars_task)
                 if deflate:
-                    target.append((f"{family} ({kind})", ratio))
+                    target.append((f"{r['name']} ({kind})", ratio))
                 else:
                     target.append((r["name"], ratio))
         md.append(f"| {r['name']} | " + " | ".join(cells) + f" | {r['how']} |")
@@ -282,7 +289,7 @@ def svg_chart(groups, title):
     lim = 5  # axis from 2^-5 to 2^5
     width, left, right = 980, 360, 60
     plot_w = width - left - right
-    bar_h, gap, top = 11, 12, 60
+    bar_h, gap, top = 12, 12, 60
     height = top + sum(len(b) * bar_h + gap for _, b in groups) + 50
     x_of = lambda r: left + plot_w * (max(-lim, min(lim, math.log2(r))) + lim) / (2 * lim)
     out = [
@@ -319,25 +326,30 @@ def svg_chart(groups, title):
             x = x_of(r)
             x0, w = (x1, x - x1) if x >= x1 else (x, x1 - x)
             out.append(
-                f'<rect x="{x0:.1f}" y="{y + 1}" width="{max(w, 1):.1f}" height="{bar_h - 2}" '
+                f'<rect x="{x0:.1f}" y="{y + 1}" width="{max(w, 2):.1f}" height="{bar_h - 2}" '
                 f'fill="{colour}"><title>{html.escape(name)}: {r:.2f}×</title></rect>'
             )
             clipped = abs(math.log2(r)) > lim
-            tx = x + 4 if x >= x1 else x - 4
-            anchor = "start" if x >= x1 else "end"
+            text = f"{html.escape(name)} {r:.2f}×{' (clipped)' if clipped else ''}"
+            if x >= x1:
+                tx, anchor, fill = x + 4, "start", "#000"
+            elif x - 4 - 5.5 * len(text) > left:
+                tx, anchor, fill = x - 4, "end", "#000"
+            else:  # no room left of the bar: inside it
+                tx, anchor, fill = x + 4, "start", "#fff"
             out.append(
-                f'<text x="{tx:.1f}" y="{y + bar_h - 2}" text-anchor="{anchor}" font-size="9">'
-                f"{r:.2f}×{' (clipped)' if clipped else ''}</text>"
+                f'<text x="{tx:.1f}" y="{y + bar_h - 2}" text-anchor="{anchor}" font-size="9" '
+                f'fill="{fill}">{text}</text>'
             )
             y += bar_h
         y += gap
     # Legend.
-    lx = left
+    lx = 20
     for name in ["webwire", "tungstenite", "fastwebsockets", "tokio-websockets", "ratchet_rs"]:
         label = "tungstenite / tokio-tungstenite" if name == "tungstenite" else name
         out.append(f'<rect x="{lx}" y="{height - 16}" width="10" height="10" fill="{COLOURS[name]}"/>')
         out.append(f'<text x="{lx + 14}" y="{height - 7}">{label}</text>')
-        lx += 30 + 7 * len(label)
+        lx += 34 + 6 * len(label)
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
