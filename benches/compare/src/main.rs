@@ -12,6 +12,9 @@
 //! `decode` until `Ok(None)`. Encoders write into a counting in-memory sink
 //! (the bytes are captured and checked in the verification pass).
 //!
+//! W6 is the server handshake: each crate's own, on an in-memory connection
+//! per handshake (fastwebsockets through hyper, its documented server path).
+//!
 //! See README.md for what each workload means and the caveats.
 
 use std::collections::BTreeMap;
@@ -63,6 +66,18 @@ impl<'a> MemStream<'a> {
         Self {
             input: &[],
             repeat: 0,
+            pos: 0,
+            written: 0,
+            capture,
+        }
+    }
+
+    /// A connection that reads `input` once (then end of stream) and counts
+    /// (and, with `capture`, keeps) what is written to it.
+    fn duplex(input: &'a [u8], capture: Option<&'a mut Vec<u8>>) -> Self {
+        Self {
+            input,
+            repeat: 1,
             pos: 0,
             written: 0,
             capture,
@@ -369,6 +384,51 @@ enum Kind {
     Decode { wire: Vec<u8> },
     Encode(EncodeInput),
     Echo(EchoInput),
+    Handshake(HandshakeInput),
+}
+
+/// W6's input: a real browser's upgrade request, and the accept key the
+/// harness expects in every response (its own SHA-1 + base64, not a
+/// contender's).
+struct HandshakeInput {
+    request: &'static [u8],
+    /// The request's `Sec-WebSocket-Key` value.
+    key: String,
+    /// base64(SHA-1(key + GUID)), RFC 6455 §4.2.2.
+    accept: String,
+}
+
+/// Chromium's upgrade request, captured from a real browser (see
+/// tests/data/handshake/README.md). It offers permessage-deflate and the
+/// subprotocol `chat`; every contender runs with its default configuration,
+/// which takes neither, so every response is the same plain `101`.
+const CHROMIUM_REQUEST: &[u8] =
+    include_bytes!("../../../tests/data/handshake/request-chromium.http");
+
+/// RFC 6455's GUID, appended to the key before hashing.
+const WS_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+impl HandshakeInput {
+    fn new(request: &'static [u8]) -> Self {
+        use base64::Engine as _;
+        let text = std::str::from_utf8(request).expect("request is ASCII");
+        assert!(text.ends_with("\r\n\r\n") && text.matches("\r\n\r\n").count() == 1);
+        let key = text
+            .split("\r\n")
+            .filter_map(|l| l.split_once(':'))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("sec-websocket-key"))
+            .map(|(_, v)| v.trim().to_owned())
+            .expect("request has a Sec-WebSocket-Key");
+        let mut sha = sha1_smol::Sha1::new();
+        sha.update(key.as_bytes());
+        sha.update(WS_GUID);
+        let accept = base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes());
+        Self {
+            request,
+            key,
+            accept,
+        }
+    }
 }
 
 /// W7's input: the masked, compressed frames of a reference client (webwire's
@@ -713,6 +773,23 @@ impl Workload {
         matches!(self.kind, Kind::Echo(_))
     }
 
+    fn is_decode(&self) -> bool {
+        matches!(self.kind, Kind::Decode { .. })
+    }
+
+    fn is_handshake(&self) -> bool {
+        matches!(self.kind, Kind::Handshake(_))
+    }
+
+    /// The unit of a per-message figure.
+    fn per_unit(&self) -> &'static str {
+        if self.is_handshake() {
+            "ns/handshake"
+        } else {
+            "ns/msg"
+        }
+    }
+
     /// What the memcpy yardstick copies: the wire input for decoding, the
     /// payload for encoding.
     fn memcpy_src(&self) -> &[u8] {
@@ -720,6 +797,7 @@ impl Workload {
             Kind::Decode { wire } => wire,
             Kind::Encode(e) => &e.bytes,
             Kind::Echo(e) => &e.wire,
+            Kind::Handshake(h) => h.request,
         }
     }
 }
@@ -882,6 +960,21 @@ fn workloads() -> Vec<Workload> {
         EncodeInput::new(None, blob, 1 << 20),
     ));
 
+    // W6: server handshake of a real Chromium upgrade request: parse,
+    // validate, accept key, 101 response; 2,000 handshakes per sample.
+    let hs = HandshakeInput::new(CHROMIUM_REQUEST);
+    out.push(Workload {
+        id: "W6",
+        title: "server handshake of a Chromium upgrade request",
+        per_msg: true,
+        msgs: 1,
+        payload_bytes: hs.request.len() as u64,
+        reps: 2000,
+        expect_fast: Tally::default(),
+        expect_full: Tally::default(),
+        kind: Kind::Handshake(hs),
+    });
+
     // W7: compressed echo of 1,000 16 KiB JSON messages (permessage-deflate,
     // context takeover, window 15), wire input from webwire's client role.
     let mut json_rng = Rng(0x750e);
@@ -930,9 +1023,17 @@ enum Who {
     /// W7 diagnostic: ratchet_rs's `DeflateConfig::default()`, which resets
     /// its compressor after every message.
     RatchetDefaults,
+    /// W6 diagnostic: webwire's `http`-types path (`RequestParser::feed`,
+    /// `accept`, `Accepted::write_response`).
+    WebwireHttp,
+    /// W6 yardstick: only the accept key (sha1_smol + base64), no HTTP.
+    Sha1AcceptKey,
+    /// W6 yardstick: the same with RustCrypto's `sha1` (SHA-NI when the CPU
+    /// has it), the SHA-1 of webwire, tungstenite and fastwebsockets.
+    Sha1RustCryptoAcceptKey,
 }
 
-const ALL: [Who; 11] = [
+const ALL: [Who; 14] = [
     Who::Webwire,
     Who::Tungstenite,
     Who::FastWebSockets,
@@ -944,6 +1045,9 @@ const ALL: [Who; 11] = [
     Who::WebwireLevel1,
     Who::RatchetLevel6,
     Who::RatchetDefaults,
+    Who::WebwireHttp,
+    Who::Sha1AcceptKey,
+    Who::Sha1RustCryptoAcceptKey,
 ];
 const PEERS: [Who; 3] = [Who::Tungstenite, Who::FastWebSockets, Who::TokioWebsockets];
 
@@ -961,6 +1065,9 @@ impl Who {
             Who::WebwireLevel1 => "webwire+level1",
             Who::RatchetLevel6 => "ratchet_rs+level6",
             Who::RatchetDefaults => "ratchet_rs+default-config",
+            Who::WebwireHttp => "webwire+http",
+            Who::Sha1AcceptKey => "sha1-accept-key",
+            Who::Sha1RustCryptoAcceptKey => "sha1-accept-key+rustcrypto",
         }
     }
 
@@ -969,10 +1076,15 @@ impl Who {
         match self {
             Who::Webwire => true,
             Who::WebwireSeeded => w.is_encode(),
-            Who::WebwireSlice => !w.is_encode() && !echo,
+            Who::WebwireSlice => w.is_decode(),
             // No permessage-deflate: they cannot take part in W7.
-            Who::Tungstenite | Who::FastWebSockets | Who::TokioWebsockets | Who::Memcpy => !echo,
+            Who::Tungstenite | Who::FastWebSockets | Who::TokioWebsockets => !echo,
+            // Nothing to copy that would mean anything for a handshake.
+            Who::Memcpy => !echo && !w.is_handshake(),
             Who::WebwireLevel1 => echo,
+            Who::WebwireHttp | Who::Sha1AcceptKey | Who::Sha1RustCryptoAcceptKey => {
+                w.is_handshake()
+            }
             Who::Ratchet | Who::RatchetLevel6 | Who::RatchetDefaults => {
                 echo && cfg!(feature = "ratchet")
             }
@@ -983,8 +1095,11 @@ impl Who {
 struct Ctx {
     rt: tokio::runtime::Runtime,
     memcpy_dst: Vec<u8>,
-    /// W7: reply bytes written by the last echo sample.
-    echo_written: u64,
+    /// W6: webwire's read buffer (a server's, reused across connections).
+    read_buf: Vec<u8>,
+    /// W6 and W7: bytes written by the last sample (W7: the replies; W6: the
+    /// responses).
+    written: u64,
 }
 
 fn ww_limits() -> webwire::ws::Limits {
@@ -1301,23 +1416,24 @@ fn echo_webwire(
     }
 }
 
-/// Written bytes shared with the `'static` stream ratchet_rs requires.
-#[cfg(feature = "ratchet")]
+/// Written bytes shared with the `'static` streams ratchet_rs (W7) and hyper
+/// (W6, fastwebsockets' upgrade) require.
 struct SharedSink {
     written: std::sync::atomic::AtomicU64,
     capture: Option<std::sync::Mutex<Vec<u8>>>,
 }
 
-/// An owned version of [`MemStream`] (ratchet_rs wants `'static` streams):
-/// reads serve `input` at most [`CHUNK`] bytes at a time; writes are counted.
-#[cfg(feature = "ratchet")]
+/// An owned version of [`MemStream`] (ratchet_rs and hyper want `'static`
+/// streams): reads serve `input` at most [`CHUNK`] bytes at a time, then end
+/// of stream (or, with `open`, nothing more yet: `Pending`, as from a client
+/// that keeps the connection open and waits); writes are counted.
 struct OwnedStream {
     input: Bytes,
     pos: usize,
+    open: bool,
     sink: std::sync::Arc<SharedSink>,
 }
 
-#[cfg(feature = "ratchet")]
 impl tokio::io::AsyncRead for OwnedStream {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -1325,6 +1441,10 @@ impl tokio::io::AsyncRead for OwnedStream {
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.open && this.pos == this.input.len() {
+            // No waker is registered: nothing will ever arrive.
+            return Poll::Pending;
+        }
         let n = CHUNK.min(buf.remaining()).min(this.input.len() - this.pos);
         buf.put_slice(&this.input[this.pos..this.pos + n]);
         this.pos += n;
@@ -1332,7 +1452,6 @@ impl tokio::io::AsyncRead for OwnedStream {
     }
 }
 
-#[cfg(feature = "ratchet")]
 impl tokio::io::AsyncWrite for OwnedStream {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -1380,6 +1499,7 @@ fn echo_ratchet(
         let stream = OwnedStream {
             input: e.wire.clone(),
             pos: 0,
+            open: false,
             sink,
         };
         let mut ws = WebSocket::from_upgraded(
@@ -1449,6 +1569,290 @@ fn verify_echo_reply(who: Who, w: &Workload, e: &EchoInput, reply: &[u8]) {
         who.name(),
         w.id
     );
+}
+
+// --- server handshake (W6) -------------------------------------------------
+
+/// Responses written and handshakes completed by one W6 sample.
+struct Handshakes {
+    done: usize,
+    written: u64,
+}
+
+/// webwire's fast path, as examples/tokio_echo.rs does it: the request is
+/// read into the server's (reused) read buffer, a fresh `RequestParser` per
+/// connection parses it in place (`feed_with`), `RequestHead::accept`
+/// validates it and appends the `101` to a fresh `Vec`, which is written out.
+#[inline(never)]
+fn handshake_webwire(
+    h: &HandshakeInput,
+    reps: usize,
+    read_buf: &mut [u8],
+    sink: &mut MemStream<'_>,
+) -> usize {
+    use webwire::Status;
+    use webwire::ws::handshake::{RequestParser, ServerConfig};
+    let config = ServerConfig::new();
+    let mut done = 0;
+    for _ in 0..reps {
+        let n = MemStream::duplex(h.request, None).read(read_buf).unwrap();
+        let mut response = Vec::new();
+        let mut parser = RequestParser::default();
+        match parser.feed_with(&read_buf[..n], |head| head.accept(&config, &mut response)) {
+            Ok(Status::Complete((Ok(_negotiated), used))) => assert_eq!(used, n),
+            Ok(Status::Complete((Err(e), _))) | Err(e) => panic!("webwire: {e}"),
+            Ok(Status::Partial) => panic!("webwire: head incomplete"),
+        }
+        sink.write_all(&response).unwrap();
+        done += 1;
+    }
+    done
+}
+
+/// Diagnostic: webwire through `http` types: `RequestParser::feed` builds an
+/// `http::Request`, `accept` validates it and builds an `http::Response`,
+/// `Accepted::write_response` serialises it.
+#[inline(never)]
+fn handshake_webwire_http(
+    h: &HandshakeInput,
+    reps: usize,
+    read_buf: &mut [u8],
+    sink: &mut MemStream<'_>,
+) -> usize {
+    use webwire::Status;
+    use webwire::ws::handshake::{RequestParser, ServerConfig, accept};
+    let config = ServerConfig::new();
+    let mut done = 0;
+    for _ in 0..reps {
+        let n = MemStream::duplex(h.request, None).read(read_buf).unwrap();
+        let mut parser = RequestParser::default();
+        let request = match parser.feed(&read_buf[..n]) {
+            Ok(Status::Complete((request, used))) => {
+                assert_eq!(used, n);
+                request
+            }
+            Ok(Status::Partial) => panic!("webwire+http: head incomplete"),
+            Err(e) => panic!("webwire+http: {e}"),
+        };
+        let accepted = accept(&request, &config).unwrap_or_else(|e| panic!("webwire+http: {e}"));
+        let mut response = Vec::new();
+        accepted.write_response(&mut response);
+        sink.write_all(&response).unwrap();
+        done += 1;
+    }
+    done
+}
+
+/// tungstenite's server handshake (`accept` = `ServerHandshake::start` +
+/// `handshake`, default config) over a blocking in-memory connection: it
+/// reads and parses the request, checks it, writes the response and returns
+/// the `WebSocket` (its construction, with its read buffer, is part of it).
+#[inline(never)]
+fn handshake_tungstenite(
+    h: &HandshakeInput,
+    reps: usize,
+    mut capture: Option<&mut Vec<u8>>,
+) -> Handshakes {
+    use tungstenite::HandshakeError;
+    let mut out = Handshakes {
+        done: 0,
+        written: 0,
+    };
+    for _ in 0..reps {
+        let stream = MemStream::duplex(h.request, capture.as_deref_mut());
+        match tungstenite::accept(stream) {
+            Ok(ws) => out.written += ws.get_ref().written,
+            Err(HandshakeError::Failure(e)) => panic!("tungstenite: {e}"),
+            Err(HandshakeError::Interrupted(_)) => panic!("tungstenite: interrupted"),
+        }
+        out.done += 1;
+    }
+    out
+}
+
+/// tokio-websockets' server handshake: `ServerBuilder::accept` (default
+/// config) reads and parses the request, checks it, writes the response and
+/// returns the request and the `WebSocketStream`.
+#[inline(never)]
+fn handshake_tokio_websockets(
+    rt: &tokio::runtime::Runtime,
+    h: &HandshakeInput,
+    reps: usize,
+    mut capture: Option<&mut Vec<u8>>,
+) -> Handshakes {
+    rt.block_on(async {
+        let server = tokio_websockets::ServerBuilder::new();
+        let mut out = Handshakes {
+            done: 0,
+            written: 0,
+        };
+        for _ in 0..reps {
+            let stream = MemStream::duplex(h.request, capture.as_deref_mut());
+            let (_request, ws) = server
+                .accept(stream)
+                .await
+                .unwrap_or_else(|e| panic!("tokio-websockets: {e}"));
+            out.written += ws.get_ref().written;
+            out.done += 1;
+        }
+        out
+    })
+}
+
+/// fastwebsockets' documented server path (its echo_server example): hyper
+/// 1.x serves the connection (`http1::Builder::serve_connection` +
+/// `with_upgrades`, default settings) with a service that checks
+/// `upgrade::is_upgrade_request` (what its docs point to; `upgrade` itself
+/// checks only the key and the version) and answers with
+/// `upgrade::upgrade(&mut req)`'s response. hyper parses the request and
+/// writes the `101`; the connection future then completes, handing the
+/// stream to the upgrade (whose future is dropped here: no `WebSocket` is
+/// built).
+#[inline(never)]
+fn handshake_fastwebsockets(
+    rt: &tokio::runtime::Runtime,
+    h: &HandshakeInput,
+    reps: usize,
+    sink: &std::sync::Arc<SharedSink>,
+) -> usize {
+    use fastwebsockets::{WebSocketError, upgrade};
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    rt.block_on(async {
+        let http = http1::Builder::new();
+        let mut done = 0;
+        for _ in 0..reps {
+            let io = hyper_util::rt::TokioIo::new(OwnedStream {
+                input: Bytes::from_static(h.request),
+                pos: 0,
+                // hyper takes end of stream before its response is written
+                // as the client gone ("connection closed before message
+                // completed"): the client waits for the 101, as a real one
+                // does.
+                open: true,
+                sink: sink.clone(),
+            });
+            let service = service_fn(|mut req| async move {
+                if !upgrade::is_upgrade_request(&req) {
+                    return Err(WebSocketError::InvalidUpgradeHeader);
+                }
+                let (response, _upgraded) = upgrade::upgrade(&mut req)?;
+                Ok::<_, WebSocketError>(response)
+            });
+            http.serve_connection(io, service)
+                .with_upgrades()
+                .await
+                .unwrap_or_else(|e| panic!("fastwebsockets (hyper): {e}"));
+            done += 1;
+        }
+        done
+    })
+}
+
+/// Yardstick: only the accept key, base64(SHA-1(key + GUID)) into a stack
+/// buffer, with `sha1_smol` (portable, no SHA-NI; tokio-websockets' SHA-1
+/// here) or RustCrypto's `sha1` 0.11 (SHA-NI when the CPU has it; webwire's
+/// and tungstenite's, fastwebsockets' is its 0.10). Counts the keys that
+/// come out right.
+#[inline(never)]
+fn accept_key_only(h: &HandshakeInput, reps: usize, rustcrypto: bool) -> usize {
+    use base64::Engine as _;
+    use sha1::Digest as _;
+    let mut right = 0;
+    let key = h.key.as_bytes();
+    for _ in 0..reps {
+        let mut out = [0u8; 28];
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        if rustcrypto {
+            let mut sha = sha1::Sha1::new();
+            sha.update(black_box(key));
+            sha.update(WS_GUID);
+            b64.encode_slice(sha.finalize(), &mut out).unwrap();
+        } else {
+            let mut sha = sha1_smol::Sha1::new();
+            sha.update(black_box(key));
+            sha.update(WS_GUID);
+            b64.encode_slice(sha.digest().bytes(), &mut out).unwrap();
+        }
+        right += usize::from(black_box(&out[..]) == h.accept.as_bytes());
+    }
+    right
+}
+
+/// Checks one W6 sample's output: `reps` responses back to back, each a
+/// complete `HTTP/1.1 101` head with `Upgrade: websocket`, `Connection:
+/// Upgrade`, the right `Sec-WebSocket-Accept` (exactly one) and no
+/// subprotocol or extension (none is configured), with nothing after the
+/// last one. Returns the bytes per response (all equal).
+fn verify_handshake(who: Who, h: &HandshakeInput, reps: usize, out: &[u8]) -> u64 {
+    let name = who.name();
+    let mut rest = out;
+    let mut len = None;
+    for i in 0..reps {
+        let end = rest
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("{name}: response {i} incomplete"))
+            + 4;
+        let head = std::str::from_utf8(&rest[..end])
+            .unwrap_or_else(|_| panic!("{name}: response is not ASCII"));
+        assert!(
+            head.starts_with("HTTP/1.1 101 "),
+            "{name}: not a 101: {head:?}"
+        );
+        let headers: Vec<(&str, &str)> = head
+            .trim_end()
+            .split("\r\n")
+            .skip(1)
+            .map(|l| {
+                let (n, v) = l
+                    .split_once(':')
+                    .unwrap_or_else(|| panic!("{name}: bad header line {l:?}"));
+                (n.trim(), v.trim())
+            })
+            .collect();
+        let values = |field: &str| -> Vec<&str> {
+            headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(field))
+                .map(|(_, v)| *v)
+                .collect()
+        };
+        assert_eq!(
+            values("sec-websocket-accept"),
+            [h.accept.as_str()],
+            "{name}: wrong Sec-WebSocket-Accept in {head:?}"
+        );
+        assert!(
+            values("upgrade")
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case("websocket")),
+            "{name}: no Upgrade: websocket in {head:?}"
+        );
+        assert!(
+            values("connection").iter().any(|v| v
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))),
+            "{name}: no Connection: Upgrade in {head:?}"
+        );
+        assert!(
+            values("sec-websocket-protocol").is_empty()
+                && values("sec-websocket-extensions").is_empty(),
+            "{name}: nothing was configured to be negotiated: {head:?}"
+        );
+        assert!(
+            values("content-length").iter().all(|v| *v == "0")
+                && values("transfer-encoding").is_empty(),
+            "{name}: a 101 has no body: {head:?}"
+        );
+        if let Some(l) = len {
+            assert_eq!(l, end, "{name}: responses differ in length");
+        }
+        len = Some(end);
+        rest = &rest[end..];
+    }
+    assert!(rest.is_empty(), "{name}: bytes after the last response");
+    len.unwrap_or(0) as u64
 }
 
 // --- driver -----------------------------------------------------------------
@@ -1538,7 +1942,56 @@ fn sample(who: Who, w: &Workload, ctx: &mut Ctx, verify: bool) -> f64 {
                 who.name(),
                 w.id
             );
-            ctx.echo_written = written;
+            ctx.written = written;
+        }
+        (Kind::Handshake(h), who) => {
+            let (done, written) = match who {
+                Who::Webwire | Who::WebwireHttp => {
+                    let mut read_buf = std::mem::take(&mut ctx.read_buf);
+                    let mut sink = MemStream::writer(verify.then_some(&mut capture));
+                    let done = if who == Who::Webwire {
+                        handshake_webwire(h, reps, &mut read_buf, &mut sink)
+                    } else {
+                        handshake_webwire_http(h, reps, &mut read_buf, &mut sink)
+                    };
+                    ctx.read_buf = read_buf;
+                    (done, sink.written)
+                }
+                Who::Tungstenite => {
+                    let r = handshake_tungstenite(h, reps, verify.then_some(&mut capture));
+                    (r.done, r.written)
+                }
+                Who::TokioWebsockets => {
+                    let r = handshake_tokio_websockets(
+                        &ctx.rt,
+                        h,
+                        reps,
+                        verify.then_some(&mut capture),
+                    );
+                    (r.done, r.written)
+                }
+                Who::FastWebSockets => {
+                    let sink = std::sync::Arc::new(SharedSink {
+                        written: 0.into(),
+                        capture: verify.then(|| std::sync::Mutex::new(Vec::new())),
+                    });
+                    let done = handshake_fastwebsockets(&ctx.rt, h, reps, &sink);
+                    if let Some(c) = &sink.capture {
+                        capture = std::mem::take(&mut *c.lock().unwrap());
+                    }
+                    (
+                        done,
+                        sink.written.load(std::sync::atomic::Ordering::Relaxed),
+                    )
+                }
+                Who::Sha1AcceptKey | Who::Sha1RustCryptoAcceptKey => {
+                    let right = accept_key_only(h, reps, who == Who::Sha1RustCryptoAcceptKey);
+                    (right, (right * h.accept.len()) as u64)
+                }
+                _ => unreachable!(),
+            };
+            assert_eq!(done, reps, "{}: {}: handshakes completed", who.name(), w.id);
+            ctx.written = written;
         }
         (Kind::Encode(e), who) => {
             let sink = MemStream::writer(verify.then_some(&mut capture));
@@ -1564,6 +2017,13 @@ fn sample(who: Who, w: &Workload, ctx: &mut Ctx, verify: bool) -> f64 {
     let secs = start.elapsed().as_secs_f64() / reps as f64;
     if verify && let Kind::Echo(e) = &w.kind {
         verify_echo_reply(who, w, e, &capture);
+    }
+    if verify
+        && let Kind::Handshake(h) = &w.kind
+        && !matches!(who, Who::Sha1AcceptKey | Who::Sha1RustCryptoAcceptKey)
+    {
+        assert_eq!(capture.len() as u64, ctx.written, "{}: written", who.name());
+        verify_handshake(who, h, reps, &capture);
     }
     if verify
         && who != Who::Memcpy
@@ -1622,10 +2082,11 @@ fn cpu_model() -> String {
 /// Resolved versions of the interesting packages, read from Cargo.lock.
 fn crate_versions() -> BTreeMap<&'static str, Vec<String>> {
     const LOCK: &str = include_str!("../Cargo.lock");
-    const NAMES: [&str; 11] = [
+    const NAMES: [&str; 12] = [
         "webwire",
         "tungstenite",
         "fastwebsockets",
+        "hyper",
         "tokio-websockets",
         "tokio",
         "simdutf8",
@@ -1726,7 +2187,7 @@ fn main() {
         loads.retain(|w| only.contains(&w.id.to_lowercase()));
         assert!(
             !loads.is_empty(),
-            "ONLY matched no workload (W1, W2, W3, W4, W5a, W5b, W7)"
+            "ONLY matched no workload (W1, W2, W3, W4, W5a, W5b, W6, W7)"
         );
     }
     let enabled = |who: Who| {
@@ -1740,12 +2201,13 @@ fn main() {
             .build()
             .expect("tokio runtime"),
         memcpy_dst: vec![0u8; biggest],
-        echo_written: 0,
+        read_buf: vec![0u8; 4096],
+        written: 0,
     };
-    // W7: reply bytes per (workload, contender), from the verification pass;
-    // every timed sample must write exactly as many (compression is
-    // deterministic).
-    let mut echo_bytes: BTreeMap<(usize, usize), u64> = BTreeMap::new();
+    // W6 and W7: bytes written per (workload, contender), from the
+    // verification pass; every timed sample must write exactly as many
+    // (compression is deterministic; responses have a fixed length).
+    let mut out_bytes: BTreeMap<(usize, usize), u64> = BTreeMap::new();
     let idx = |who: Who| ALL.iter().position(|w| *w == who).unwrap();
 
     // Warm-up + verification: every contender, every workload, full checks.
@@ -1757,8 +2219,8 @@ fn main() {
             .filter(|who| who.applies(w) && enabled(*who))
         {
             sample(who, w, &mut ctx, true);
-            if w.is_echo() {
-                echo_bytes.insert((wi, idx(who)), ctx.echo_written);
+            if w.is_echo() || w.is_handshake() {
+                out_bytes.insert((wi, idx(who)), ctx.written);
             }
             sample(who, w, &mut ctx, false);
         }
@@ -1774,12 +2236,13 @@ fn main() {
                 let who = ALL[ci];
                 if who.applies(w) && enabled(who) {
                     let s = sample(who, w, &mut ctx, false);
-                    if w.is_echo() {
+                    if w.is_echo() || w.is_handshake() {
                         assert_eq!(
-                            ctx.echo_written,
-                            echo_bytes[&(wi, ci)],
-                            "{}: reply size changed",
-                            who.name()
+                            ctx.written,
+                            out_bytes[&(wi, ci)],
+                            "{}: {}: output size changed",
+                            who.name(),
+                            w.id
                         );
                     }
                     times.entry((wi, ci)).or_default().push(s);
@@ -1825,7 +2288,11 @@ fn main() {
             .min_by(|a, b| a.1.total_cmp(&b.1));
         // The main table leaves W7 out: it has its own table below.
         let mut row = String::new();
-        let unit = if w.per_msg { "ns/msg ↓" } else { "GB/s ↑" };
+        let unit = if w.per_msg {
+            format!("{} ↓", w.per_unit())
+        } else {
+            "GB/s ↑".into()
+        };
         let _ = write!(row, "| {} {} | {unit} |", w.id, w.title);
         let fmt = |x: f64| {
             if w.per_msg {
@@ -1842,10 +2309,11 @@ fn main() {
             };
             let _ = write!(row, " {cell} |");
         }
-        let memcpy = t(Who::Memcpy).map_or("—".into(), |x| fmt(figure(w, x)));
+        let na = if Who::Memcpy.applies(w) { "—" } else { "n/a" };
+        let memcpy = t(Who::Memcpy).map_or(na.into(), |x| fmt(figure(w, x)));
         let vs_memcpy = match (t(Who::Memcpy), t(Who::Webwire)) {
             (Some(m), Some(x)) => format!("{:.2}×", m / x),
-            _ => "—".into(),
+            _ => na.into(),
         };
         // Noise: the widest interquartile range, relative to its median,
         // among this row's contenders.
@@ -1875,11 +2343,18 @@ fn main() {
                 let mut r: Vec<f64> = peer.iter().zip(samples).map(|(p, x)| p / x).collect();
                 format!("{:.4}", median(&mut r))
             });
-            let wire = echo_bytes.get(&(wi, ci)).map_or(String::new(), |b| {
-                format!(
-                    ",\"reply_wire_bytes_per_msg\":{:.1}",
-                    *b as f64 / w.msgs as f64
-                )
+            let wire = out_bytes.get(&(wi, ci)).map_or(String::new(), |b| {
+                if w.is_handshake() {
+                    format!(
+                        ",\"output_bytes_per_handshake\":{:.1}",
+                        *b as f64 / w.reps as f64
+                    )
+                } else {
+                    format!(
+                        ",\"reply_wire_bytes_per_msg\":{:.1}",
+                        *b as f64 / w.msgs as f64
+                    )
+                }
             });
             contenders.push(format!(
                 "{{\"name\":{}{wire},\"median_secs_per_rep\":{m:.9},\"figure\":{:.4},\"vs_best_peer\":{vs},\"paired_vs_best_peer\":{paired},\"iqr_over_median\":{:.4},\"samples_secs_per_rep\":[{}]}}",
@@ -1900,7 +2375,7 @@ fn main() {
             "{{\"id\":{}{request},\"title\":{},\"unit\":{},\"messages_per_rep\":{},\"payload_bytes_per_rep\":{},\"reps_per_sample\":{},\"best_peer\":{},\"contenders\":[{}]}}",
             json_str(w.id),
             json_str(w.title),
-            json_str(if w.per_msg { "ns/msg" } else { "GB/s" }),
+            json_str(if w.per_msg { w.per_unit() } else { "GB/s" }),
             w.msgs,
             w.payload_bytes,
             w.reps,
@@ -1952,13 +2427,34 @@ fn main() {
             "- webwire returns text as an owned `String` (one copy out of the receive buffer); the others hand out"
         );
         println!("  zero-copy views of their read buffer.");
+        if loads.iter().any(|w| w.is_handshake()) {
+            println!(
+                "- W6: each contender's own server handshake with its default configuration, from the request bytes on an"
+            );
+            println!(
+                "  in-memory connection to the 101 written back: webwire `feed_with` + `RequestHead::accept` (response in a"
+            );
+            println!(
+                "  fresh Vec per handshake); tungstenite `accept` and tokio-websockets `ServerBuilder::accept` (both also"
+            );
+            println!(
+                "  build their WebSocket object, read buffer included); fastwebsockets has no HTTP parser: hyper 1.x"
+            );
+            println!(
+                "  `serve_connection(..).with_upgrades()` with a service calling `is_upgrade_request` + `upgrade::upgrade`"
+            );
+            println!(
+                "  (hyper adds a `date` header). Every response is checked: 101, accept key, nothing after. memcpy: n/a."
+            );
+        }
         println!();
         println!("Diagnostics (not in the ratios):");
         for (wi, w) in loads.iter().enumerate() {
-            let unit = if w.per_msg { "ns/msg" } else { "GB/s" };
-            let base = med
-                .get(&(wi, idx(Who::Webwire)))
-                .map_or("—".into(), |&x| format!("{:.2}", figure(w, x)));
+            let unit = if w.per_msg { w.per_unit() } else { "GB/s" };
+            let base = med.get(&(wi, idx(Who::Webwire))).map_or("—".into(), |&x| {
+                let digits = if w.is_handshake() { 1 } else { 2 };
+                format!("{:.*}", digits, figure(w, x))
+            });
             if let Some(&m) = med.get(&(wi, idx(Who::WebwireSeeded))) {
                 println!(
                     "- {} webwire with SeededRandom instead of OsRandom: {:.2} {unit} (OsRandom: {base})",
@@ -1971,6 +2467,46 @@ fn main() {
                     "- {} webwire slice API `decode(&[u8])` from a reused 64 KiB read buffer: {:.2} {unit} (`decode_buf` + BytesMut: {base})",
                     w.id,
                     figure(w, m),
+                );
+            }
+            if let Some(&m) = med.get(&(wi, idx(Who::WebwireHttp))) {
+                println!(
+                    "- {} webwire through `http` types (`RequestParser::feed` → `accept` → `write_response`): {:.1} {unit} (in place, `feed_with`: {base})",
+                    w.id,
+                    figure(w, m),
+                );
+            }
+            for (who, what) in [
+                (Who::Sha1AcceptKey, "sha1_smol, portable"),
+                (
+                    Who::Sha1RustCryptoAcceptKey,
+                    "RustCrypto sha1 0.11, SHA-NI if the CPU has it",
+                ),
+            ] {
+                if let Some(&m) = med.get(&(wi, idx(who))) {
+                    println!(
+                        "- {} yardstick `{}`: only the accept key, base64(SHA-1(key + GUID)) ({what}): {:.1} {unit}",
+                        w.id,
+                        who.name(),
+                        figure(w, m),
+                    );
+                }
+            }
+            if w.is_handshake() {
+                let sizes: Vec<String> = ALL
+                    .iter()
+                    .filter(|who| !matches!(who, Who::Sha1AcceptKey | Who::Sha1RustCryptoAcceptKey))
+                    .filter_map(|who| {
+                        out_bytes
+                            .get(&(wi, idx(*who)))
+                            .map(|b| format!("{} {} B", who.name(), b / w.reps as u64))
+                    })
+                    .collect();
+                println!(
+                    "- {} response sizes ({} B request): {}",
+                    w.id,
+                    w.payload_bytes,
+                    sizes.join(", ")
                 );
             }
         }
@@ -2036,7 +2572,7 @@ fn main() {
                 println!("| {name} | — | — | n/a (no deflate) | n/a (no deflate) | — | — |");
                 continue;
             }
-            let (Some(x), Some(bytes)) = (t(*who), echo_bytes.get(&(wi, idx(*who)))) else {
+            let (Some(x), Some(bytes)) = (t(*who), out_bytes.get(&(wi, idx(*who)))) else {
                 let _ = (level, takeover);
                 println!("| {name} | — | — | not run | — | — | — |");
                 continue;
