@@ -492,6 +492,13 @@ impl<R: RandomSource> Connection<R> {
 
     /// Appends the bytes waiting to be written to `out`. When nothing is
     /// waiting and the connection is over, says to shut the transport down.
+    ///
+    /// An empty `out` is exchanged rather than copied into: it gets the
+    /// connection's send buffer and the connection keeps `out`'s allocation
+    /// for what it sends next. A caller that clears and reuses one `out`
+    /// thus alternates two buffers without allocating; one that passes a
+    /// fresh `Vec::new()` each time leaves an idle connection without a send
+    /// buffer.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Transmit {
         if self.pending.is_empty() {
             return if self.shutdown {
@@ -502,12 +509,10 @@ impl<R: RandomSource> Connection<R> {
         }
         let n = self.pending.len();
         if out.is_empty() {
-            // Hand the buffer over instead of copying it; an idle
-            // connection then holds no send buffer at all.
-            *out = std::mem::take(&mut self.pending);
+            std::mem::swap(out, &mut self.pending);
         } else {
             out.extend_from_slice(&self.pending);
-            self.pending = Vec::new();
+            self.pending.clear();
         }
         Transmit::Bytes(n)
     }

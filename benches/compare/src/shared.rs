@@ -10,7 +10,6 @@
 #![allow(dead_code)]
 
 use std::io;
-use std::time::Instant;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -223,7 +222,7 @@ fn other<E: std::fmt::Display>(e: E) -> io::Error {
     io::Error::other(e.to_string())
 }
 
-// --- webwire: examples/tokio_echo.rs's adapter, limits raised ---------------
+// --- webwire: the examples' tokio adapter, limits raised ---------------------
 
 pub fn webwire_limits() -> webwire::ws::Limits {
     webwire::ws::Limits::default()
@@ -231,104 +230,39 @@ pub fn webwire_limits() -> webwire::ws::Limits {
         .with_max_message_size(LIMIT)
 }
 
-/// examples/tokio_echo.rs's `serve`: webwire's `RequestParser` and `accept`
-/// for the upgrade, then [`drive_webwire`].
+/// examples/tokio_echo.rs's server: the examples' tokio adapter with the
+/// limits raised.
 pub async fn serve_webwire<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> io::Result<()> {
     serve_webwire_with(stream, false).await
 }
 
 /// [`serve_webwire`], optionally negotiating permessage-deflate with
 /// `DeflateConfig::default()` (as examples/tokio_echo.rs does when built
-/// with the `deflate` feature).
+/// with the `deflate` feature). The adapter is the examples' own,
+/// examples/common/tokio_drive.rs, included verbatim: the handshake on the
+/// in-place fast path, then `drive`, which reads into one buffer per thread.
 pub async fn serve_webwire_with<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
+    stream: S,
     deflate: bool,
 ) -> io::Result<()> {
-    use webwire::Status;
     use webwire::ws::deflate::DeflateConfig;
-    use webwire::ws::handshake::{HandshakeLimits, RequestParser, ServerConfig, accept};
-    let mut parser = RequestParser::new(HandshakeLimits::default());
-    let (mut buf, mut response) = (vec![0u8; 16 * 1024], Vec::new());
-    let (request, rest) = loop {
-        let n = stream.read(&mut buf).await?;
-        match parser.feed(&buf[..n]) {
-            _ if n == 0 => return Ok(()),
-            Ok(Status::Partial) => {}
-            Ok(Status::Complete((request, used))) => break (Ok(request), &buf[used..n]),
-            Err(err) => break (Err(err), &[][..]),
-        }
-    };
+    use webwire::ws::handshake::ServerConfig;
     let server = if deflate {
         ServerConfig::new().with_deflate(DeflateConfig::default())
     } else {
         ServerConfig::new()
     };
-    let config = match request.and_then(|request| accept(&request, &server)) {
-        Ok(accepted) => {
-            accepted.write_response(&mut response);
-            webwire::ws::Config::default()
-                .with_limits(webwire_limits())
-                .with_deflate(accepted.deflate)
-        }
-        Err(err) => {
-            err.write_response(&mut response);
-            return stream.write_all(&response).await;
-        }
-    };
-    stream.write_all(&response).await?;
-    let rest = rest.to_vec();
-    drop(buf);
-    drive_webwire(stream, config, &rest).await
+    tokio_drive::serve(stream, &server, |agreed| {
+        webwire::ws::Config::default()
+            .with_limits(webwire_limits())
+            .with_deflate(agreed.deflate)
+    })
+    .await
 }
 
-/// examples/tokio_echo.rs's `drive`, verbatim but for the raised limits: a
-/// `select!` over reading (64 KiB buffer), writing what `poll_transmit`
-/// produced, and the connection's timer. Everything produced by one read is
-/// written together.
-pub async fn drive_webwire(
-    io: impl AsyncRead + AsyncWrite,
-    config: webwire::ws::Config,
-    initial: &[u8],
-) -> io::Result<()> {
-    use webwire::random::SeededRandom;
-    use webwire::ws::{Connection, Event, Role, Transmit};
-    let random = SeededRandom::new(0); // servers never mask: never drawn on
-    let mut conn = Connection::new(Role::Server, config, random, Instant::now());
-    let (mut rd, mut wr) = tokio::io::split(io);
-    let (mut buf, mut out, mut sent, mut done) = (vec![0u8; 64 * 1024], Vec::new(), 0, false);
-    conn.handle_data(Instant::now(), initial);
-    loop {
-        while let Some(event) = conn.poll_event() {
-            let _ = match event {
-                Event::Text(text) => conn.send_text(&text),
-                Event::Binary(data) => conn.send_binary(&data),
-                _ => Ok(()),
-            };
-        }
-        if sent == out.len() {
-            out.clear();
-            sent = 0;
-        }
-        // New bytes are appended behind any not yet written.
-        done |= conn.poll_transmit(&mut out) == Transmit::Shutdown;
-        if done && out.is_empty() {
-            return wr.shutdown().await;
-        }
-        let deadline = conn.poll_timeout().map(tokio::time::Instant::from_std);
-        tokio::select! {
-            r = rd.read(&mut buf), if !done => match r {
-                Ok(n) if n > 0 => conn.handle_data(Instant::now(), &buf[..n]),
-                _ => conn.handle_eof(), // once more at most if `out` still holds bytes
-            },
-            w = wr.write(&out[sent..]), if sent < out.len() => match w? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => sent += n,
-            },
-            () = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)),
-                if deadline.is_some() => conn.handle_timeout(Instant::now()),
-        }
-    }
-}
+#[path = "../../../examples/common/tokio_drive.rs"]
+#[allow(dead_code)]
+mod tokio_drive;
 
 // --- tokio-tungstenite ------------------------------------------------------
 

@@ -1,0 +1,159 @@
+//! The tokio adapter the tokio examples (and benches/compare's echo server)
+//! share: `serve` answers the opening handshake and `drive` runs a server
+//! `Connection` over any async byte stream as an echo server.
+//!
+//! One future per turn writes what `poll_transmit` produced, reads, and
+//! fires the connection's timer. Sans-IO pays off in memory here: the
+//! connection copies what it needs out of every read, so all connections on
+//! a runtime thread read into one shared 64 KiB buffer (`READ_BUF`, borrowed
+//! only inside a poll) and an idle connection holds no read buffer at all.
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use webwire::Status;
+use webwire::random::SeededRandom;
+use webwire::ws::handshake::{
+    HandshakeError, HandshakeLimits, Negotiated, RequestParser, ServerConfig,
+};
+use webwire::ws::{Config, Connection, Event, Role, Transmit};
+
+thread_local! {
+    /// The read buffer every connection on this thread reads into.
+    pub static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
+}
+
+/// Polls one read into the shared buffer and hands `take` the bytes read
+/// (empty at end of stream) or the error.
+pub fn poll_read_shared<S: AsyncRead + Unpin, T>(
+    io: &mut S,
+    cx: &mut Context<'_>,
+    take: impl FnOnce(io::Result<&[u8]>) -> T,
+) -> Poll<T> {
+    READ_BUF.with_borrow_mut(|buf| {
+        let mut read = ReadBuf::new(buf);
+        Pin::new(io)
+            .poll_read(cx, &mut read)
+            .map(|r| take(r.map(|()| read.filled())))
+    })
+}
+
+/// The opening handshake on `io` as `server` says, then [`drive`] with the
+/// `Config` that `config` makes of what was agreed.
+#[allow(dead_code)] // hyper_upgrade leaves the handshake to hyper
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut io: S,
+    server: &ServerConfig,
+    config: impl FnOnce(&Negotiated) -> Config,
+) -> io::Result<()> {
+    let mut parser = RequestParser::new(HandshakeLimits::default());
+    let mut response = Vec::new();
+    // The in-place fast path: validated on the parsed head, the 101 written
+    // straight into `response`, no `http` types built. `None`: the client
+    // left (or failed) before its request was complete.
+    type Step = Option<Result<(Negotiated, Vec<u8>), HandshakeError>>;
+    let step: Step = loop {
+        let step = poll_fn(|cx| {
+            poll_read_shared(&mut io, cx, |read| match read {
+                Ok([]) | Err(_) => Some(None),
+                Ok(input) => match parser.feed_with(input, |h| h.accept(server, &mut response)) {
+                    Ok(Status::Partial) => None,
+                    // Frames pipelined behind the request are copied out of
+                    // the shared buffer.
+                    Ok(Status::Complete((agreed, used))) => {
+                        Some(Some(agreed.map(|a| (a, input[used..].to_vec()))))
+                    }
+                    Err(err) => Some(Some(Err(err))),
+                },
+            })
+        })
+        .await;
+        if let Some(step) = step {
+            break step;
+        }
+    };
+    let (agreed, rest) = match step {
+        Some(Ok(done)) => done,
+        Some(Err(err)) => {
+            err.write_response(&mut response);
+            return io.write_all(&response).await;
+        }
+        None => return Ok(()),
+    };
+    io.write_all(&response).await?;
+    drive(io, config(&agreed), &rest).await
+}
+
+/// Runs a server connection over any async byte stream, echoing messages,
+/// until it ends.
+pub async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+    mut io: S,
+    config: Config,
+    initial: &[u8],
+) -> io::Result<()> {
+    let random = SeededRandom::new(0); // servers never mask: never drawn on
+    let mut conn = Connection::new(Role::Server, config, random, Instant::now());
+    let (mut out, mut sent, mut done) = (Vec::new(), 0, false);
+    let timer = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(timer);
+    conn.handle_data(Instant::now(), initial);
+    loop {
+        while let Some(event) = conn.poll_event() {
+            let _ = match event {
+                Event::Text(text) => conn.send_text(&text),
+                Event::Binary(data) => conn.send_binary(&data),
+                _ => Ok(()),
+            };
+        }
+        if sent == out.len() {
+            out.clear();
+            sent = 0;
+        }
+        // New bytes are appended behind any not yet written.
+        done |= conn.poll_transmit(&mut out) == Transmit::Shutdown;
+        if done && sent == out.len() {
+            return io.shutdown().await;
+        }
+        let deadline = conn.poll_timeout();
+        if let Some(at) = deadline {
+            timer.as_mut().reset(at.into());
+        }
+        // Ready once anything moved: bytes written, a read handed to the
+        // connection, or the timer fired.
+        poll_fn(|cx| {
+            let mut moved = false;
+            while sent < out.len() {
+                match Pin::new(&mut io).poll_write(cx, &out[sent..]) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                    Poll::Ready(Ok(n)) => (sent, moved) = (sent + n, true),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => break,
+                }
+            }
+            if !done {
+                let read = poll_read_shared(&mut io, cx, |read| match read {
+                    Ok(input) if !input.is_empty() => conn.handle_data(Instant::now(), input),
+                    // End of stream or a broken socket: at most once more,
+                    // while `out` still holds bytes.
+                    _ => conn.handle_eof(),
+                });
+                moved |= read.is_ready();
+            }
+            if deadline.is_some() && timer.as_mut().poll(cx).is_ready() {
+                conn.handle_timeout(Instant::now());
+                moved = true;
+            }
+            if moved {
+                Poll::Ready(Ok(()))
+            } else {
+                Poll::Pending
+            }
+        })
+        .await?;
+    }
+}
