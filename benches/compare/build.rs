@@ -40,4 +40,8 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=../../src");
     println!("cargo:rerun-if-changed=../../Cargo.toml");
+    // A commit changes no source file: watch the checkout too, so the label
+    // never goes stale.
+    println!("cargo:rerun-if-changed=../../.git/HEAD");
+    println!("cargo:rerun-if-changed=../../.git/index");
 }

@@ -106,6 +106,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn accept_key_agrees_with_the_base64_crate() {
+        let mut rng = crate::random::SeededRandom::new(3);
+        for _ in 0..200 {
+            let mut key = [0u8; 16];
+            crate::random::RandomSource::fill_bytes(&mut rng, &mut key);
+            let key = base64::engine::general_purpose::STANDARD.encode(key);
+            let digest = Sha1::new().chain_update(&key).chain_update(GUID).finalize();
+            let expected = base64::engine::general_purpose::STANDARD.encode(digest);
+            assert_eq!(accept_key(key.as_bytes()), expected);
+        }
+    }
+
+    #[test]
     fn rfc6455_section_1_3_accept_key() {
         assert_eq!(
             accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
