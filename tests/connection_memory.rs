@@ -83,6 +83,59 @@ fn idle_server_connection_holds_at_most_1_kib() {
     );
 }
 
+/// A caller that reuses one `out` (as the tokio adapter does) exchanges
+/// buffers with the connection; after a burst of large messages the idle
+/// connection must not keep a large one.
+#[test]
+fn reused_send_buffer_is_not_pinned_after_a_burst() {
+    let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    let now = Instant::now();
+    let mut wire = Vec::new();
+    let mut client = Encoder::new(Role::Client, SeededRandom::new(1));
+    for _ in 0..3 {
+        client.encode_binary(&vec![7; 1 << 20], &mut wire);
+    }
+    client.encode_text("small", &mut wire);
+    client.encode_text("again", &mut wire);
+
+    let before = LIVE.load(Ordering::SeqCst);
+    let mut conn = Box::new(Connection::new(
+        Role::Server,
+        Config::default(),
+        SeededRandom::new(0),
+        now,
+    ));
+    let mut out = Vec::new();
+    // One message at a time, `out` cleared and reused between them.
+    let mut rest = &wire[..];
+    while !rest.is_empty() {
+        let (one, tail) = rest.split_at(rest.len().min(1 << 16));
+        rest = tail;
+        conn.handle_data(now, one);
+        while let Some(e) = conn.poll_event() {
+            match e {
+                Event::Text(t) => conn.send_text(&t).unwrap(),
+                Event::Binary(b) => conn.send_binary(&b).unwrap(),
+                _ => {}
+            }
+            while let Transmit::Bytes(_) = conn.poll_transmit(&mut out) {
+                out.clear();
+            }
+        }
+    }
+    drop(out);
+    let held = LIVE.load(Ordering::SeqCst) - before;
+    assert!(
+        held <= 2048 + webwire::ws::KEPT_SEND_BUFFER as isize,
+        "idle connection holds {held} bytes after a burst"
+    );
+    assert!(
+        held < 1 << 20,
+        "a 1 MiB send buffer stayed pinned: {held} bytes"
+    );
+    drop(conn);
+}
+
 /// Heap of an idle server connection with permessage-deflate after some
 /// traffic, for three parameter sets. Published in the README.
 #[cfg(feature = "deflate")]

@@ -8,7 +8,9 @@ use std::path::Path;
 
 use webwire::Status;
 use webwire::random::{RandomSource, SeededRandom};
-use webwire::ws::handshake::{HandshakeError, RequestParser, ServerConfig, accept};
+use webwire::ws::handshake::{
+    HandshakeError, HandshakeLimits, RequestParser, ServerConfig, accept,
+};
 
 fn data(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -22,7 +24,16 @@ fn data(name: &str) -> Vec<u8> {
 type Decision = Result<(Vec<u8>, Option<String>, Vec<String>, usize), HandshakeError>;
 
 fn via_http(wire: &[u8], chunk: usize, config: &ServerConfig) -> Option<Decision> {
-    let mut parser = RequestParser::default();
+    via_http_with(wire, chunk, config, HandshakeLimits::default())
+}
+
+fn via_http_with(
+    wire: &[u8],
+    chunk: usize,
+    config: &ServerConfig,
+    limits: HandshakeLimits,
+) -> Option<Decision> {
+    let mut parser = RequestParser::new(limits);
     let mut fed = 0;
     for piece in wire.chunks(chunk) {
         match parser.feed(piece) {
@@ -42,7 +53,16 @@ fn via_http(wire: &[u8], chunk: usize, config: &ServerConfig) -> Option<Decision
 }
 
 fn in_place(wire: &[u8], chunk: usize, config: &ServerConfig) -> Option<Decision> {
-    let mut parser = RequestParser::default();
+    in_place_with(wire, chunk, config, HandshakeLimits::default())
+}
+
+fn in_place_with(
+    wire: &[u8],
+    chunk: usize,
+    config: &ServerConfig,
+    limits: HandshakeLimits,
+) -> Option<Decision> {
+    let mut parser = RequestParser::new(limits);
     let mut fed = 0;
     for piece in wire.chunks(chunk) {
         let mut out = Vec::new();
@@ -181,4 +201,63 @@ fn mutations_agree() {
     for (i, v) in variants.iter().enumerate() {
         agree(v, &format!("variant {i}: {:?}", String::from_utf8_lossy(v)));
     }
+}
+
+/// Past 64 header lines (a raised limit) the in-place path takes its slow
+/// lane (no per-field masks, no one-shot parse); the paths still agree, at
+/// and over the limit, and with more lines than `http` could hold.
+#[test]
+fn raised_limits_agree() {
+    let wire = data("request-chromium.http");
+    let text = String::from_utf8(wire).unwrap();
+    let (head, _) = text.split_at(text.len() - 2);
+    let base_lines = head.lines().skip(1).count();
+    for (extra, max_headers) in [(100, 200), (100, 120), (300, 200), (9000, 100_000)] {
+        let mut request = head.to_string();
+        for i in 0..extra {
+            // Some of them repeat fields the handshake reads.
+            let line = match i % 50 {
+                7 => "Connection: keep-alive\r\n".to_string(),
+                9 => "Sec-WebSocket-Protocol: chat\r\n".to_string(),
+                _ => format!("X-Filler-{i}: {i}\r\n"),
+            };
+            request.push_str(&line);
+        }
+        request.push_str("\r\n");
+        let limits = HandshakeLimits::default()
+            .with_max_headers(max_headers)
+            .with_max_head_size(1 << 20);
+        for config in configs() {
+            for chunk in [request.len(), 1000] {
+                let a = via_http_with(request.as_bytes(), chunk, &config, limits);
+                let b = in_place_with(request.as_bytes(), chunk, &config, limits);
+                assert_eq!(a, b, "{extra} lines, limit {max_headers}, chunk {chunk}");
+            }
+        }
+        let outcome = in_place_with(request.as_bytes(), 1000, &configs()[0], limits);
+        assert_eq!(
+            matches!(outcome, Some(Ok(_))),
+            extra + base_lines <= max_headers.min(8192),
+            "{extra}"
+        );
+    }
+}
+
+/// The headers the handshake writes itself cannot be added as extras, so
+/// both paths always write the same lines in the same order.
+#[test]
+fn reserved_extra_headers_are_refused() {
+    for name in [
+        "Upgrade",
+        "connection",
+        "Sec-WebSocket-Accept",
+        "sec-websocket-protocol",
+        "Sec-WebSocket-Extensions",
+    ] {
+        assert_eq!(
+            ServerConfig::new().with_header(name, "x").unwrap_err(),
+            HandshakeError::ReservedHeader(name.to_string())
+        );
+    }
+    assert!(ServerConfig::new().with_header("x-upgrade", "x").is_ok());
 }

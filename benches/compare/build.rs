@@ -26,11 +26,12 @@ fn main() {
             "--",
             "src",
             "Cargo.toml",
+            "examples/common/tokio_drive.rs",
         ],
     )
     .is_some_and(|s| !s.is_empty());
     let rev = match rev {
-        Some(r) if dirty => format!("{r} + uncommitted changes in src/"),
+        Some(r) if dirty => format!("{r} + uncommitted changes"),
         Some(r) => r,
         None => "unknown".into(),
     };
@@ -42,6 +43,8 @@ fn main() {
     println!("cargo:rerun-if-changed=../../Cargo.toml");
     // A commit changes no source file: watch the checkout too, so the label
     // never goes stale.
-    println!("cargo:rerun-if-changed=../../.git/HEAD");
+    println!("cargo:rerun-if-changed=../../.git/logs/HEAD");
     println!("cargo:rerun-if-changed=../../.git/index");
+    // The examples' tokio adapter is compiled into the echo server.
+    println!("cargo:rerun-if-changed=../../examples/common/tokio_drive.rs");
 }

@@ -23,6 +23,9 @@ use webwire::ws::handshake::{
 };
 use webwire::ws::{Config, Connection, Event, Role, Transmit};
 
+/// Past this many unsent bytes the connection is not read from.
+const MAX_UNSENT: usize = 1 << 20;
+
 thread_local! {
     /// The read buffer every connection on this thread reads into.
     pub static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
@@ -54,21 +57,22 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut parser = RequestParser::new(HandshakeLimits::default());
     let mut response = Vec::new();
     // The in-place fast path: validated on the parsed head, the 101 written
-    // straight into `response`, no `http` types built. `None`: the client
-    // left (or failed) before its request was complete.
-    type Step = Option<Result<(Negotiated, Vec<u8>), HandshakeError>>;
+    // straight into `response`, no `http` types built. `Ok(None)`: the
+    // client left before its request was complete.
+    type Step = io::Result<Option<Result<(Negotiated, Vec<u8>), HandshakeError>>>;
     let step: Step = loop {
         let step = poll_fn(|cx| {
             poll_read_shared(&mut io, cx, |read| match read {
-                Ok([]) | Err(_) => Some(None),
+                Err(e) => Some(Err(e)),
+                Ok([]) => Some(Ok(None)),
                 Ok(input) => match parser.feed_with(input, |h| h.accept(server, &mut response)) {
                     Ok(Status::Partial) => None,
                     // Frames pipelined behind the request are copied out of
                     // the shared buffer.
                     Ok(Status::Complete((agreed, used))) => {
-                        Some(Some(agreed.map(|a| (a, input[used..].to_vec()))))
+                        Some(Ok(Some(agreed.map(|a| (a, input[used..].to_vec())))))
                     }
-                    Err(err) => Some(Some(Err(err))),
+                    Err(err) => Some(Ok(Some(Err(err)))),
                 },
             })
         })
@@ -77,7 +81,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             break step;
         }
     };
-    let (agreed, rest) = match step {
+    let (agreed, rest) = match step? {
         Some(Ok(done)) => done,
         Some(Err(err)) => {
             err.write_response(&mut response);
@@ -86,6 +90,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         None => return Ok(()),
     };
     io.write_all(&response).await?;
+    drop((parser, response)); // an idle connection keeps neither
     drive(io, config(&agreed), &rest).await
 }
 
@@ -135,7 +140,8 @@ pub async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     Poll::Pending => break,
                 }
             }
-            if !done {
+            // Backpressure: a peer that does not read stops being read.
+            if !done && out.len() - sent <= MAX_UNSENT {
                 let read = poll_read_shared(&mut io, cx, |read| match read {
                     Ok(input) if !input.is_empty() => conn.handle_data(Instant::now(), input),
                     // End of stream or a broken socket: at most once more,

@@ -221,6 +221,10 @@ pub enum SendError {
     Encode(#[from] EncodeError),
 }
 
+/// The largest send buffer a connection keeps between messages (64 KiB):
+/// see [`Connection::poll_transmit`].
+pub const KEPT_SEND_BUFFER: usize = 64 * 1024;
+
 /// A WebSocket connection after the handshake, as a sans-IO state machine.
 ///
 /// Drive it from any I/O:
@@ -495,10 +499,10 @@ impl<R: RandomSource> Connection<R> {
     ///
     /// An empty `out` is exchanged rather than copied into: it gets the
     /// connection's send buffer and the connection keeps `out`'s allocation
-    /// for what it sends next. A caller that clears and reuses one `out`
-    /// thus alternates two buffers without allocating; one that passes a
-    /// fresh `Vec::new()` each time leaves an idle connection without a send
-    /// buffer.
+    /// (up to [`KEPT_SEND_BUFFER`] bytes; a larger one is freed) for what it
+    /// sends next. A caller that clears and reuses one `out` thus alternates
+    /// two buffers without allocating; one that passes a fresh `Vec::new()`
+    /// each time leaves an idle connection without a send buffer.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Transmit {
         if self.pending.is_empty() {
             return if self.shutdown {
@@ -513,6 +517,11 @@ impl<R: RandomSource> Connection<R> {
         } else {
             out.extend_from_slice(&self.pending);
             self.pending.clear();
+        }
+        // A burst of large messages must not pin its buffer to an idle
+        // connection.
+        if self.pending.capacity() > KEPT_SEND_BUFFER {
+            self.pending = Vec::new();
         }
         Transmit::Bytes(n)
     }

@@ -1592,18 +1592,32 @@ fn handshake_webwire(
 ) -> usize {
     use webwire::Status;
     use webwire::ws::handshake::{RequestParser, ServerConfig};
+    use webwire::ws::{Config, Connection, Role};
     let config = ServerConfig::new();
     let mut done = 0;
     for _ in 0..reps {
         let n = MemStream::duplex(h.request, None).read(read_buf).unwrap();
         let mut response = Vec::new();
         let mut parser = RequestParser::default();
-        match parser.feed_with(&read_buf[..n], |head| head.accept(&config, &mut response)) {
-            Ok(Status::Complete((Ok(_negotiated), used))) => assert_eq!(used, n),
-            Ok(Status::Complete((Err(e), _))) | Err(e) => panic!("webwire: {e}"),
-            Ok(Status::Partial) => panic!("webwire: head incomplete"),
-        }
+        let negotiated =
+            match parser.feed_with(&read_buf[..n], |head| head.accept(&config, &mut response)) {
+                Ok(Status::Complete((Ok(negotiated), used))) => {
+                    assert_eq!(used, n);
+                    negotiated
+                }
+                Ok(Status::Complete((Err(e), _))) | Err(e) => panic!("webwire: {e}"),
+                Ok(Status::Partial) => panic!("webwire: head incomplete"),
+            };
         sink.write_all(&response).unwrap();
+        // What a server builds next, as the peers' handshakes do inside
+        // theirs: the connection itself.
+        let conn = Connection::new(
+            Role::Server,
+            Config::default().with_deflate(negotiated.deflate),
+            webwire::random::SeededRandom::new(0),
+            Instant::now(),
+        );
+        black_box(&conn);
         done += 1;
     }
     done
@@ -2435,7 +2449,7 @@ fn main() {
                 "  in-memory connection to the 101 written back: webwire `feed_with` + `RequestHead::accept` (response in a"
             );
             println!(
-                "  fresh Vec per handshake); tungstenite `accept` and tokio-websockets `ServerBuilder::accept` (both also"
+                "  fresh Vec per handshake) + `Connection::new`; tungstenite `accept` and tokio-websockets `ServerBuilder::accept` (both also"
             );
             println!(
                 "  build their WebSocket object, read buffer included); fastwebsockets has no HTTP parser: hyper 1.x"

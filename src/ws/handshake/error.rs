@@ -82,6 +82,10 @@ pub enum HandshakeError {
     /// A header value that is not valid in an `http` header.
     #[error("invalid header value for {0}")]
     InvalidHeaderValue(String),
+    /// An extra response header that the handshake writes itself
+    /// (`upgrade`, `connection`, `sec-websocket-*`).
+    #[error("header {0} is the handshake's own")]
+    ReservedHeader(String),
 }
 
 impl HandshakeError {

@@ -24,7 +24,8 @@ pub struct HandshakeLimits {
     /// Largest header block, request line and blank line included (default
     /// 16 KiB). Larger: 431.
     pub max_head_size: usize,
-    /// Most header fields (default 64). More: 431.
+    /// Most header fields (default 64; at most 8,192 are ever accepted, as
+    /// the `http` types hold no more than 32,768). More: 431.
     pub max_headers: usize,
 }
 
@@ -71,7 +72,9 @@ impl HeadReader {
     ) -> Result<Option<usize>, HandshakeError> {
         let start = self.buf.len();
         // One byte past the limit is enough to know it was exceeded.
-        let take = input.len().min((max_size + 1).saturating_sub(start));
+        let take = input
+            .len()
+            .min(max_size.saturating_add(1).saturating_sub(start));
         self.buf.extend_from_slice(&input[..take]);
         if let Some(end) = self.find_end() {
             if end > max_size {
@@ -408,6 +411,9 @@ where
     let Ok(httparse::Status::Complete(end)) = req.parse_with_uninit_headers(head, slots) else {
         return Err(inspect);
     };
+    if !names_fit(req.headers) {
+        return Err(inspect);
+    }
     let parsed = RequestHead {
         method: req.method.unwrap_or_default(),
         target: req.path.unwrap_or_default(),
@@ -418,12 +424,24 @@ where
     Ok((inspect(&parsed), end))
 }
 
+/// Most header lines any head may have, whatever the limits say: the `http`
+/// types hold at most 32,768.
+pub(crate) const MAX_HEADER_LINES: usize = 8192;
+
+/// Whether every header name fits an `http::HeaderName` (at most 65,535
+/// bytes, reachable only with a raised head size limit), so that both server
+/// paths refuse the same heads.
+fn names_fit(headers: &[httparse::Header<'_>]) -> bool {
+    headers.iter().all(|h| h.name.len() < 1 << 16)
+}
+
 /// Parses a complete request head in place and hands it to `inspect`.
 pub(crate) fn parse_request_head<R>(
     head: &[u8],
     max_headers: usize,
     inspect: impl FnOnce(&RequestHead<'_>) -> R,
 ) -> Result<R, HandshakeError> {
+    let max_headers = max_headers.min(MAX_HEADER_LINES);
     // Header slots on the stack for the usual limit: no allocation.
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 64];
     let mut heap = Vec::new();
@@ -441,6 +459,9 @@ pub(crate) fn parse_request_head<R>(
         httparse::Status::Complete(_) => {}
         httparse::Status::Partial => return Err(HandshakeError::Malformed("incomplete head")),
     }
+    if !names_fit(req.headers) {
+        return Err(HandshakeError::Malformed("invalid header name"));
+    }
     let parsed = RequestHead {
         method: req.method.unwrap_or_default(),
         target: req.path.unwrap_or_default(),
@@ -456,6 +477,7 @@ pub(crate) fn parse_response_head(
     head: &[u8],
     max_headers: usize,
 ) -> Result<Response<()>, HandshakeError> {
+    let max_headers = max_headers.min(MAX_HEADER_LINES);
     let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
     let mut res = httparse::Response::new(&mut headers);
     match res

@@ -149,8 +149,15 @@ impl ServerConfig {
         self
     }
 
-    /// A header to add to every successful response.
+    /// A header to add to every successful response. The headers the
+    /// handshake writes itself (`upgrade`, `connection`, `sec-websocket-*`)
+    /// are refused with [`HandshakeError::ReservedHeader`].
     pub fn with_header(mut self, name: &str, value: &str) -> Result<Self, HandshakeError> {
+        let lower = name.to_ascii_lowercase();
+        if matches!(lower.as_str(), "upgrade" | "connection") || lower.starts_with("sec-websocket-")
+        {
+            return Err(HandshakeError::ReservedHeader(name.to_owned()));
+        }
         super::append_header(&mut self.headers, name, value)?;
         Ok(self)
     }

@@ -8,9 +8,7 @@
 //!
 //! * **state**: the connection object alone, boxed (so its own size counts),
 //!   driven by hand; any read buffer the *user* passes in (ratchet_rs) is
-//!   dropped. For webwire a second row adds what examples/tokio_echo.rs keeps
-//!   per connection besides the `Connection` (its 64 KiB read buffer and its
-//!   write `Vec`).
+//!   dropped.
 //! * **task**: the very server code `echo-server` runs (src/shared.rs), one
 //!   tokio task per connection on a current-thread runtime, everything it
 //!   holds while waiting for the next message: task, future, buffers.
@@ -398,7 +396,7 @@ fn now<F: Future>(f: F, what: &str) -> F::Output {
 
 type Kept = Box<dyn std::any::Any>;
 
-fn state_webwire(c: &Client, adapter: bool) -> (Kept, Vec<u8>) {
+fn state_webwire(c: &Client) -> (Kept, Vec<u8>) {
     use webwire::Status;
     use webwire::random::SeededRandom;
     use webwire::ws::deflate::DeflateConfig;
@@ -428,11 +426,7 @@ fn state_webwire(c: &Client, adapter: bool) -> (Kept, Vec<u8>) {
         SeededRandom::new(0),
         t,
     ));
-    // As the adapter does: a 64 KiB read buffer, a write Vec kept (cleared)
-    // between writes.
-    let mut buf = vec![0u8; 64 * 1024];
-    buf[..c.message.len()].copy_from_slice(&c.message);
-    conn.handle_data(t, &buf[..c.message.len()]);
+    conn.handle_data(t, &c.message);
     while let Some(e) = conn.poll_event() {
         match e {
             Event::Text(s) => conn.send_text(&s).unwrap(),
@@ -443,12 +437,8 @@ fn state_webwire(c: &Client, adapter: bool) -> (Kept, Vec<u8>) {
     let mut out = Vec::new();
     while let Transmit::Bytes(_) = conn.poll_transmit(&mut out) {}
     wire.extend_from_slice(&out);
-    out.clear();
-    if adapter {
-        (Box::new((conn, buf, out)), wire)
-    } else {
-        (conn, wire)
-    }
+    drop(out);
+    (conn, wire)
 }
 
 fn state_tungstenite(c: &Client) -> (Kept, Vec<u8>) {
@@ -775,17 +765,10 @@ fn main() {
     let mut cases: Vec<Case> = vec![
         (
             "webwire",
-            "RequestParser + accept, Connection::new; state: the Connection alone",
+            "RequestParser + accept, Connection::new; state: the Connection alone; task: examples/common/tokio_drive.rs (one read buffer per thread)",
             false,
-            Some((|c| state_webwire(c, false), false)),
+            Some((state_webwire, false)),
             Some("webwire"),
-        ),
-        (
-            "webwire + adapter buffers",
-            "state: Connection + examples/tokio_echo.rs's 64 KiB read buffer and write Vec",
-            false,
-            Some((|c| state_webwire(c, true), false)),
-            None,
         ),
         (
             "tungstenite",
@@ -819,7 +802,7 @@ fn main() {
             "webwire+deflate",
             "ServerConfig::with_deflate(DeflateConfig::default()); window 15, context takeover, level 6",
             true,
-            Some((|c| state_webwire(c, false), false)),
+            Some((state_webwire, false)),
             Some("webwire+deflate"),
         ),
     ];
