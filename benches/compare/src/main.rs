@@ -17,6 +17,8 @@
 //!
 //! See README.md for what each workload means and the caveats.
 
+mod shared;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -27,6 +29,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
+use shared::{cpu_model, json_str};
 
 /// Most bytes the in-memory stream hands out per read call.
 const CHUNK: usize = 64 * 1024;
@@ -2081,18 +2084,6 @@ fn median(xs: &mut [f64]) -> f64 {
 // Reporting
 // ---------------------------------------------------------------------------
 
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
 /// Resolved versions of the interesting packages, read from Cargo.lock.
 fn crate_versions() -> BTreeMap<&'static str, Vec<String>> {
     const LOCK: &str = include_str!("../Cargo.lock");
@@ -2125,22 +2116,6 @@ fn crate_versions() -> BTreeMap<&'static str, Vec<String>> {
         }
     }
     out
-}
-
-fn json_str(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
 }
 
 /// The figure shown for a time per repetition: ns/msg or GB/s of payload.

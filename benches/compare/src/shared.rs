@@ -5,8 +5,9 @@
 //! parser, the fixed client handshake, and small helpers (/proc, JSON,
 //! statistics).
 //!
-//! Included by each binary with `#[path = "../shared.rs"] mod shared;`, so
-//! not every binary uses every item.
+//! Included by each binary with `#[path = "../shared.rs"] mod shared;` (and
+//! by the codec benchmark, main.rs, for the reporting helpers), so not every
+//! binary uses every item.
 #![allow(dead_code)]
 
 use std::io;
