@@ -134,32 +134,35 @@ fn w4(c: &mut Criterion) {
     );
 }
 
-fn w5(c: &mut Criterion) {
-    let mut g = c.benchmark_group("W5a encode 100k x 16 B text (client)");
-    g.throughput(Throughput::Elements(100_000));
-    let mut out = Vec::with_capacity(100_000 * 22);
-    let mut enc = client();
-    g.bench_function("webwire", |b| {
+/// Encodes 100,000 16-byte text messages per iteration.
+fn encode_small<R: webwire::random::RandomSource>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    mut enc: Encoder<R>,
+    out: &mut Vec<u8>,
+) {
+    g.bench_function(name, |b| {
         b.iter(|| {
             out.clear();
             for _ in 0..100_000 {
-                enc.encode_text(black_box("0123456789abcdef"), &mut out);
+                enc.encode_text(black_box("0123456789abcdef"), out);
             }
             black_box(out.len())
         })
     });
+}
+
+fn w5(c: &mut Criterion) {
+    let mut g = c.benchmark_group("W5a encode 100k x 16 B text (client)");
+    g.throughput(Throughput::Elements(100_000));
+    let mut out = Vec::with_capacity(100_000 * 22);
+    encode_small(&mut g, "webwire", client(), &mut out);
     #[cfg(feature = "getrandom")]
     {
-        let mut enc = Encoder::new(Role::Client, webwire::random::OsRandom::new());
-        g.bench_function("webwire OsRandom", |b| {
-            b.iter(|| {
-                out.clear();
-                for _ in 0..100_000 {
-                    enc.encode_text(black_box("0123456789abcdef"), &mut out);
-                }
-                black_box(out.len())
-            })
-        });
+        let thread = Encoder::new(Role::Client, webwire::random::ThreadRandom);
+        encode_small(&mut g, "webwire ThreadRandom", thread, &mut out);
+        let os = Encoder::new(Role::Client, webwire::random::OsRandom::new());
+        encode_small(&mut g, "webwire OsRandom", os, &mut out);
     }
     g.finish();
 
@@ -167,6 +170,7 @@ fn w5(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(1 << 20));
     let payload = vec![0x5a; 1 << 20];
     let mut out = Vec::with_capacity((1 << 20) + 14);
+    let mut enc = client();
     g.bench_function("webwire", |b| {
         b.iter(|| {
             out.clear();

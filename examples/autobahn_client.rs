@@ -4,7 +4,7 @@
 
 mod common;
 
-use webwire::random::OsRandom;
+use webwire::random::ThreadRandom;
 use webwire::ws::handshake::ClientConfig;
 use webwire::ws::{Config, Event, Limits};
 
@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &format!("{base}/getCaseCount"),
         ClientConfig::new(),
         config(),
-        OsRandom::new(),
+        ThreadRandom,
     )?;
     common::drive(&mut stream, &mut conn, &rest, |_, event| {
         if let Event::Text(text) = event {
@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={AGENT}");
-        match common::connect(&url, handshake(), config(), OsRandom::new()) {
+        match common::connect(&url, handshake(), config(), ThreadRandom) {
             Ok((mut stream, mut conn, rest)) => {
                 let _ = common::drive(&mut stream, &mut conn, &rest, |conn, event| match event {
                     Event::Text(text) => {
@@ -67,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &format!("{base}/updateReports?agent={AGENT}"),
         ClientConfig::new(),
         config(),
-        OsRandom::new(),
+        ThreadRandom,
     )?;
     common::drive(&mut stream, &mut conn, &rest, |_, _| {})?;
     println!("reports updated");

@@ -108,8 +108,8 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
 
 /// Masking keys from the OS (feature `getrandom`, on by default).
 #[cfg(feature = "getrandom")]
-fn random() -> webwire::random::OsRandom {
-    webwire::random::OsRandom::new()
+fn random() -> webwire::random::ThreadRandom {
+    webwire::random::ThreadRandom
 }
 
 /// Without `getrandom`, a generator seeded from the clock and process id:

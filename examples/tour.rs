@@ -15,7 +15,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use webwire::Status;
-use webwire::random::{OsRandom, SeededRandom};
+use webwire::random::{SeededRandom, ThreadRandom};
 use webwire::ws::handshake::{ClientConfig, RequestParser, ServerConfig, accept};
 use webwire::ws::{CloseCode, Config, Connection, Event, Role};
 
@@ -91,7 +91,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &format!("ws://{addr}/tour"),
         handshake,
         Config::default(),
-        OsRandom::new(),
+        ThreadRandom,
     )?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     println!("{} client connected", t());

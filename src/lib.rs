@@ -49,7 +49,7 @@
 //!
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
-//! | `getrandom` | yes | [`random::OsRandom`], OS randomness for masking keys |
+//! | `getrandom` | yes | [`random::ThreadRandom`] (masking keys) and [`random::OsRandom`] (secrets), OS randomness |
 //! | `arbitrary` | no | `Arbitrary` impls for frames, valid and invalid |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -6,7 +6,7 @@ use super::OutBuffer;
 use super::close::{CloseFrame, MAX_CLOSE_REASON};
 use super::error::{EncodeError, ProtocolError};
 use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
-use super::mask::{apply_mask, copy_masked, extend_masked};
+use super::mask::{apply_mask, copy_masked, copy_masked_at, extend_masked};
 use super::utf8::Utf8Validator;
 use crate::Status;
 use crate::random::{RandomSource, SeededRandom};
@@ -623,8 +623,7 @@ fn push_text(
         let mut block = [0u8; N];
         for (i, chunk) in piece.chunks(N).enumerate() {
             let block = &mut block[..chunk.len()];
-            block.copy_from_slice(chunk);
-            apply_mask(block, key, offset + i * N);
+            copy_masked_at(block, chunk, key, offset + i * N);
             utf8.push(block, text)
                 .map_err(|_| ProtocolError::InvalidUtf8)?;
         }
@@ -848,6 +847,20 @@ impl<R: RandomSource> Encoder<R> {
             mask,
             payload_len: payload.len() as u64,
         };
+        // A small masked frame is assembled on the stack and appended in one
+        // copy: a byte-sized memcpy call each for header, key and payload
+        // costs more than the masking.
+        const SMALL: usize = 64;
+        if let (Some(key), true) = (mask, payload.len() <= SMALL) {
+            let mut frame = [0u8; super::MAX_HEADER_LEN + SMALL];
+            if let Some(head) = frame.first_chunk_mut::<{ super::MAX_HEADER_LEN }>() {
+                let n = header.write(head);
+                let end = n + payload.len();
+                copy_masked(&mut frame[n..end], payload, key);
+                out.extend_from_slice(&frame[..end]);
+                return;
+            }
+        }
         let mut bytes = [0u8; super::MAX_HEADER_LEN];
         let n = header.write(&mut bytes);
         out.reserve(n + payload.len());

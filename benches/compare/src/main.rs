@@ -1011,9 +1011,9 @@ enum Who {
     FastWebSockets,
     TokioWebsockets,
     Memcpy,
-    /// Diagnostic: webwire's encoder with `SeededRandom` instead of
-    /// `OsRandom`, to separate the cost of OS randomness per frame.
-    WebwireSeeded,
+    /// Diagnostic: webwire's encoder with `OsRandom` (the OS's bytes, 1 KiB
+    /// per system call) instead of `ThreadRandom`.
+    WebwireOs,
     /// Diagnostic: webwire's slice-based `decode(&[u8])` instead of
     /// `decode_buf(&mut BytesMut)`.
     WebwireSlice,
@@ -1042,7 +1042,7 @@ const ALL: [Who; 14] = [
     Who::FastWebSockets,
     Who::TokioWebsockets,
     Who::Memcpy,
-    Who::WebwireSeeded,
+    Who::WebwireOs,
     Who::WebwireSlice,
     Who::Ratchet,
     Who::WebwireLevel1,
@@ -1062,7 +1062,7 @@ impl Who {
             Who::FastWebSockets => "fastwebsockets",
             Who::TokioWebsockets => "tokio-websockets",
             Who::Memcpy => "memcpy",
-            Who::WebwireSeeded => "webwire+SeededRandom",
+            Who::WebwireOs => "webwire+OsRandom",
             Who::WebwireSlice => "webwire+slice-decode",
             Who::Ratchet => "ratchet_rs",
             Who::WebwireLevel1 => "webwire+level1",
@@ -1078,7 +1078,7 @@ impl Who {
         let echo = w.is_echo();
         match self {
             Who::Webwire => true,
-            Who::WebwireSeeded => w.is_encode(),
+            Who::WebwireOs => w.is_encode(),
             Who::WebwireSlice => w.is_decode(),
             // No permessage-deflate: they cannot take part in W7.
             Who::Tungstenite | Who::FastWebSockets | Who::TokioWebsockets => !echo,
@@ -2015,12 +2015,12 @@ fn sample(who: Who, w: &Workload, ctx: &mut Ctx, verify: bool) -> f64 {
             let written = match who {
                 Who::Webwire => {
                     let mut sink = sink;
-                    encode_webwire(e, reps, webwire::random::OsRandom::default(), &mut sink);
+                    encode_webwire(e, reps, webwire::random::ThreadRandom, &mut sink);
                     sink.written
                 }
-                Who::WebwireSeeded => {
+                Who::WebwireOs => {
                     let mut sink = sink;
-                    encode_webwire(e, reps, webwire::random::SeededRandom::new(1), &mut sink);
+                    encode_webwire(e, reps, webwire::random::OsRandom::new(), &mut sink);
                     sink.written
                 }
                 Who::Tungstenite => encode_tungstenite(e, reps, sink),
@@ -2403,10 +2403,10 @@ fn main() {
             "- Masking keys: tungstenite, fastwebsockets and tokio-websockets (feature `rand`, which it has to be"
         );
         println!(
-            "  given: it has no default RNG) draw from rand's thread-local user-space CSPRNG; webwire uses its"
+            "  given: it has no default RNG) draw from rand's thread-local user-space CSPRNG (ChaCha12); webwire"
         );
         println!(
-            "  `OsRandom` (getrandom(2)); the SeededRandom diagnostic below shows what the OS randomness costs."
+            "  from its `ThreadRandom` (thread-local ChaCha20, fast key erasure, seeded by getrandom(2))."
         );
         println!(
             "- Encoders write to a counting in-memory sink (no syscalls): per-message writes (fastwebsockets) cost"
@@ -2444,9 +2444,9 @@ fn main() {
                 let digits = if w.is_handshake() { 1 } else { 2 };
                 format!("{:.*}", digits, figure(w, x))
             });
-            if let Some(&m) = med.get(&(wi, idx(Who::WebwireSeeded))) {
+            if let Some(&m) = med.get(&(wi, idx(Who::WebwireOs))) {
                 println!(
-                    "- {} webwire with SeededRandom instead of OsRandom: {:.2} {unit} (OsRandom: {base})",
+                    "- {} webwire with OsRandom (getrandom(2), 1 KiB a call) instead of ThreadRandom: {:.2} {unit} (ThreadRandom: {base})",
                     w.id,
                     figure(w, m),
                 );

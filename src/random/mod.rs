@@ -5,6 +5,13 @@
 //! machine takes a [`RandomSource`], so tests and fuzzers can replay the exact
 //! same bytes.
 //!
+//! | source | what | for |
+//! |---|---|---|
+//! | [`ThreadRandom`] | the OS's bytes through a per-thread pool; zero-sized | masking keys, handshake keys, jitter |
+//! | [`OsRandom`] | the OS's bytes through a 1 KiB pool of its own | secrets |
+//! | [`SeededRandom`] | deterministic SplitMix64 | tests, fuzzing, reproducible schedules |
+//! | [`FixedRandom`] | repeats given bytes | test vectors |
+//!
 //! ```
 //! use webwire::random::{RandomSource, SeededRandom};
 //!
@@ -39,6 +46,27 @@ pub trait RandomSource {
     }
 }
 
+#[cfg(feature = "getrandom")]
+mod thread;
+
+#[cfg(feature = "getrandom")]
+#[cfg_attr(docsrs, doc(cfg(feature = "getrandom")))]
+pub use thread::ThreadRandom;
+
+/// Fills `buf` from the OS; should that fail (which `getrandom` documents as
+/// practically impossible on supported platforms), from a time-seeded
+/// generator rather than a panic.
+#[cfg(feature = "getrandom")]
+fn os_fill(buf: &mut [u8]) {
+    if getrandom::fill(buf).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9_7f4a_7c15);
+        SeededRandom::new(nanos).fill_bytes(buf);
+    }
+}
+
 impl<R: RandomSource + ?Sized> RandomSource for &mut R {
     fn fill_bytes(&mut self, buf: &mut [u8]) {
         (**self).fill_bytes(buf)
@@ -54,7 +82,9 @@ impl<R: RandomSource + ?Sized> RandomSource for Box<R> {
 /// Operating-system randomness (via the `getrandom` crate).
 ///
 /// Bytes are fetched from the OS 1 KiB at a time and handed out from that
-/// pool, so a masking key costs a copy, not a system call.
+/// pool (held inline: the value is 1 KiB). Use it for secrets, such as
+/// [`Secret::generate`](crate::webhook::Secret::generate); for masking keys,
+/// the zero-sized [`ThreadRandom`] is cheaper per key and per connection.
 ///
 /// If the OS source fails (which `getrandom` documents as practically
 /// impossible on supported platforms) the bytes come from a time-seeded
@@ -64,32 +94,16 @@ impl<R: RandomSource + ?Sized> RandomSource for Box<R> {
 #[cfg_attr(docsrs, doc(cfg(feature = "getrandom")))]
 #[derive(Clone)]
 pub struct OsRandom {
-    pool: [u8; POOL],
-    used: usize,
+    pool: thread::Pool,
 }
-
-#[cfg(feature = "getrandom")]
-const POOL: usize = 1024;
 
 #[cfg(feature = "getrandom")]
 impl OsRandom {
     /// A source that draws on the OS when it first needs bytes.
     pub const fn new() -> Self {
         Self {
-            pool: [0; POOL],
-            used: POOL,
+            pool: thread::Pool::EMPTY,
         }
-    }
-
-    fn refill(&mut self) {
-        if getrandom::fill(&mut self.pool).is_err() {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0x9e37_79b9_7f4a_7c15);
-            SeededRandom::new(nanos).fill_bytes(&mut self.pool);
-        }
-        self.used = 0;
     }
 }
 
@@ -110,19 +124,8 @@ impl std::fmt::Debug for OsRandom {
 
 #[cfg(feature = "getrandom")]
 impl RandomSource for OsRandom {
-    fn fill_bytes(&mut self, mut buf: &mut [u8]) {
-        while !buf.is_empty() {
-            if self.used == POOL {
-                self.refill();
-            }
-            let n = buf.len().min(POOL - self.used);
-            let (now, rest) = buf.split_at_mut(n);
-            now.copy_from_slice(&self.pool[self.used..self.used + n]);
-            // Bytes handed out are not kept.
-            self.pool[self.used..self.used + n].fill(0);
-            self.used += n;
-            buf = rest;
-        }
+    fn fill_bytes(&mut self, buf: &mut [u8]) {
+        self.pool.fill(buf);
     }
 }
 
