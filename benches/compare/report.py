@@ -196,6 +196,26 @@ def echo_section(d):
                     )
                 )
         md.append("")
+    if all("median_user_us_per_msg" in c for s in d["scenarios"] for c in s["contenders"]):
+        md.append("### Server CPU per message, split ↓ (median µs: user space / kernel)")
+        md.append("")
+        md.append("| scenario | " + " | ".join(names) + " |")
+        md.append("|---|" + "---:|" * len(names))
+        for s in d["scenarios"]:
+            by = {c["name"]: c for c in s["contenders"]}
+            cells = [
+                f"{by[n]['median_user_us_per_msg']:.2f} / {by[n]['median_sys_us_per_msg']:.2f}"
+                if n in by
+                else "—"
+                for n in names
+            ]
+            md.append(f"| {s['id']} | " + " | ".join(cells) + " |")
+        md.append("")
+        md.append(
+            "User space is the WebSocket library with tokio and the adapter; the kernel part is the "
+            "socket calls and loopback TCP, which the server's write also pays for the receiving side."
+        )
+        md.append("")
     md.append("### CPU use during the window (server / load generator, % of one core)")
     md.append("")
     md.append("| scenario | " + " | ".join(names) + " |")

@@ -69,6 +69,9 @@ struct Sample {
     raw: String,
     rate: f64,
     cpu: f64,
+    /// Server CPU per message in user space and in the kernel (µs).
+    user: f64,
+    sys: f64,
     server_util: f64,
     client_util: f64,
 }
@@ -168,6 +171,8 @@ fn run_sample(
         Ok(Sample {
             rate: get("msgs_per_sec")?,
             cpu: get("server_cpu_us_per_msg")?,
+            user: get("server_user_us")? / get("msgs")?,
+            sys: get("server_sys_us")? / get("msgs")?,
             server_util: get("server_util")?,
             client_util: get("client_util")?,
             raw,
@@ -275,6 +280,7 @@ fn main() {
     let mut t_cpu = header("server CPU µs/msg ↓");
     let mut t_best = header("msgs/s ↑");
     let mut t_util = header("server / client CPU use");
+    let mut t_split = header("server µs/msg: user / kernel ↓");
     for (si, s) in scenarios.iter().enumerate() {
         let best_rate = peer_idx
             .iter()
@@ -285,6 +291,7 @@ fn main() {
             .filter_map(|&ci| med(si, ci, cpu_us).map(|r| (ci, r)))
             .min_by(|a, b| a.1.total_cmp(&b.1));
         let label = format!("{} {} ({} conns)", s.id, s.title, conns_of(s));
+        let mut r5 = format!("\n| {label} | user / kernel |");
         let (mut r1, mut r2, mut r3, mut r4) = (
             format!("\n| {label} | msgs/s |"),
             format!("\n| {label} | µs/msg |"),
@@ -308,6 +315,7 @@ fn main() {
                 r2.push_str(" failed |");
                 r3.push_str(" failed |");
                 r4.push_str(" failed |");
+                r5.push_str(" failed |");
                 continue;
             };
             let best = best_of(ci).unwrap_or(f64::NAN);
@@ -339,15 +347,20 @@ fn main() {
                     String::new()
                 }
             ));
+            let mu = shared::median(&v.iter().map(|x| x.user).collect::<Vec<_>>());
+            let ms = shared::median(&v.iter().map(|x| x.sys).collect::<Vec<_>>());
+            r5.push_str(&format!(" {mu:.2} / {ms:.2} |"));
             let vb = best_best.map(|b| best / b);
             r4.push_str(&format!(" {best:.0}{} |", fmt_ratio(vb)));
             json_c.push(format!(
-                "{{\"name\":{},\"best_msgs_per_sec\":{},\"best_rate_vs_best_peer\":{},\"contended_samples\":{contended},\"median_msgs_per_sec\":{},\"median_cpu_us_per_msg\":{},\"median_server_util\":{},\"median_client_util\":{},\"rate_vs_best_peer\":{},\"cpu_vs_best_peer\":{},\"iqr_over_median_rate\":{},\"iqr_over_median_cpu\":{},\"samples\":[{}]}}",
+                "{{\"name\":{},\"best_msgs_per_sec\":{},\"best_rate_vs_best_peer\":{},\"contended_samples\":{contended},\"median_msgs_per_sec\":{},\"median_cpu_us_per_msg\":{},\"median_user_us_per_msg\":{},\"median_sys_us_per_msg\":{},\"median_server_util\":{},\"median_client_util\":{},\"rate_vs_best_peer\":{},\"cpu_vs_best_peer\":{},\"iqr_over_median_rate\":{},\"iqr_over_median_cpu\":{},\"samples\":[{}]}}",
                 shared::json_str(name),
                 shared::json_num(best),
                 vb.map_or("null".into(), shared::json_num),
                 shared::json_num(mr),
                 shared::json_num(mc),
+                shared::json_num(mu),
+                shared::json_num(ms),
                 shared::json_num(su),
                 shared::json_num(cu),
                 vr.map_or("null".into(), shared::json_num),
@@ -361,6 +374,8 @@ fn main() {
         r2.push_str(&format!(" ±{:.0}% |", spread_c * 50.0));
         r3.push_str(" |");
         r4.push_str(" |");
+        r5.push_str(" |");
+        t_split.push_str(&r5);
         t_best.push_str(&r4);
         t_rate.push_str(&r1);
         t_cpu.push_str(&r2);
@@ -383,6 +398,9 @@ fn main() {
     }
     println!("## Throughput\n\n{t_rate}\n");
     println!("## Server CPU per message (user + system, from /proc/PID/stat)\n\n{t_cpu}\n");
+    println!(
+        "## Server CPU per message, split: user space (the WebSocket library, tokio, the adapter) / kernel (socket calls, TCP on loopback)\n\n{t_split}\n"
+    );
     println!("## CPU use during the measured window (server / load generator)\n\n{t_util}\n");
     println!(
         "## Throughput, best sample (the least disturbed by other load; ratio to the best peer's best)\n\n{t_best}\n"
