@@ -7,6 +7,7 @@
 //! connection copies what it needs out of every read, so all connections on
 //! a runtime thread read into one shared 64 KiB buffer (`READ_BUF`, borrowed
 //! only inside a poll) and an idle connection holds no read buffer at all.
+//! Nor a send buffer: once written, it is freed (see `drive`).
 
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -116,7 +117,11 @@ pub async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             };
         }
         if sent == out.len() {
-            out.clear();
+            // Written: free it rather than keep it. The next message gets a
+            // chunk the allocator just had back (warm in cache), where a kept
+            // buffer per connection would be cold by then, and an idle
+            // connection holds no send buffer.
+            out = Vec::new();
             sent = 0;
         }
         // New bytes are appended behind any not yet written.

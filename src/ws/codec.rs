@@ -251,7 +251,11 @@ impl Decoder {
     /// # Ok::<(), webwire::ws::ProtocolError>(())
     /// ```
     pub fn decode_buf(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, ProtocolError> {
-        let idle = self.failed.is_none()
+        // FIN, no RSV bits, binary: the only first byte the in-place path
+        // takes. Anything else goes straight to `decode`, parsed once.
+        const FINAL_BINARY: u8 = 0x82;
+        let idle = buf.first() == Some(&FINAL_BINARY)
+            && self.failed.is_none()
             && self.header_len == 0
             && self.frame.is_none()
             && self.message.is_none();
