@@ -852,8 +852,8 @@ impl<R: RandomSource> Encoder<R> {
             payload_len: payload.len() as u64,
         };
         // A small masked frame is assembled on the stack and appended in one
-        // copy: a byte-sized memcpy call each for header, key and payload
-        // costs more than the masking.
+        // copy: separate memcpy calls for the header and the payload cost
+        // more than the masking.
         const SMALL: usize = 64;
         if let (Some(key), true) = (mask, payload.len() <= SMALL) {
             let mut frame = [0u8; super::MAX_HEADER_LEN + SMALL];
