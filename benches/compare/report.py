@@ -73,13 +73,22 @@ def fmt_bytes(b):
 # ---------------------------------------------------------------------------
 
 
+def versions_line(d):
+    """The crate versions a benchmark ran with, as one Markdown line."""
+    v = d.get("versions")
+    if isinstance(v, dict):
+        v = ", ".join(f"{k} {x}" for k, x in sorted(v.items()))
+    return f"Crates: {v}." if v else ""
+
+
 def codec_section(d):
     md, groups = [], []
     md.append("## Codec (in memory)")
     md.append("")
     md.append(
         f"`cargo run --release`: webwire {d.get('webwire_rev')}, {d.get('rounds')} rounds, "
-        f"{d['machine'].get('cpu')} ({d['machine'].get('cores')} cores), {d['machine'].get('rustc')}."
+        f"{d['machine'].get('cpu')} ({d['machine'].get('cores')} cores), {d['machine'].get('rustc')}. "
+        + versions_line(d)
     )
     md.append("")
     cols = ["webwire"] + CODEC_PEERS
@@ -143,7 +152,8 @@ def echo_section(d):
     md.append(
         f"`./target/release/echo-bench`: webwire {d.get('webwire_rev')}, {d.get('rounds')} rounds of "
         f"{d.get('measure_secs')} s (warm-up {d.get('warmup_secs')} s), {d['machine'].get('cpu')} "
-        f"({d['machine'].get('cores')} cores). Server CPU from /proc/PID/stat (user + system)."
+        f"({d['machine'].get('cores')} cores). Server CPU from /proc/PID/stat (user + system). "
+        + versions_line(d)
     )
     md.append("")
     names = []
@@ -252,7 +262,8 @@ def idle_section(d):
     md.append("")
     md.append(
         f"`./target/release/idle-memory`: webwire {d.get('webwire_rev')}, {d.get('connections')} connections "
-        f"({d.get('deflate_connections')} with deflate); deflate backend: {d.get('deflate_backend', '?')}."
+        f"({d.get('deflate_connections')} with deflate); deflate backend: {d.get('deflate_backend', '?')}. "
+        + versions_line(d)
     )
     md.append("")
     rows = d["rows"]
