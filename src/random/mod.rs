@@ -92,9 +92,17 @@ impl<R: RandomSource + ?Sized> RandomSource for Box<R> {
 /// scripts in a browser, not cryptographically secret.
 #[cfg(feature = "getrandom")]
 #[cfg_attr(docsrs, doc(cfg(feature = "getrandom")))]
-#[derive(Clone)]
 pub struct OsRandom {
     pool: thread::Pool,
+}
+
+/// A clone starts with an empty pool: copying the pool would make the two
+/// hand out the same bytes.
+#[cfg(feature = "getrandom")]
+impl Clone for OsRandom {
+    fn clone(&self) -> Self {
+        Self::new()
+    }
 }
 
 #[cfg(feature = "getrandom")]
@@ -235,5 +243,15 @@ mod tests {
         // A refill is fresh, not a repeat of the first pool.
         assert_ne!(a[..256], b[..256]);
         assert!(a.iter().filter(|&&x| x == 0).count() < 50);
+    }
+
+    #[cfg(feature = "getrandom")]
+    #[test]
+    fn a_cloned_os_random_does_not_repeat_the_original() {
+        let mut a = OsRandom::new();
+        a.next_u32(); // fills the pool
+        let mut b = a.clone();
+        let (x, y) = (a.next_u64(), b.next_u64());
+        assert_ne!(x, y);
     }
 }

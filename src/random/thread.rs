@@ -6,10 +6,10 @@ use std::cell::RefCell;
 use super::RandomSource;
 
 /// Bytes fetched from the OS per refill.
-pub(super) const POOL: usize = 1024;
+const POOL: usize = 1024;
 
 /// OS bytes fetched [`POOL`] at a time and wiped as they are handed out.
-#[derive(Clone)]
+/// Not `Clone`: two copies would hand out the same bytes.
 pub(super) struct Pool {
     bytes: [u8; POOL],
     used: usize,
