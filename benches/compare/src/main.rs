@@ -2406,7 +2406,7 @@ fn main() {
             "  given: it has no default RNG) draw from rand's thread-local user-space CSPRNG (ChaCha12); webwire"
         );
         println!(
-            "  from its `ThreadRandom` (thread-local ChaCha20, fast key erasure, seeded by getrandom(2))."
+            "  from its `ThreadRandom` (a per-thread pool of getrandom(2) bytes, fetched 1 KiB at a time)."
         );
         println!(
             "- Encoders write to a counting in-memory sink (no syscalls): per-message writes (fastwebsockets) cost"
