@@ -206,44 +206,35 @@ def echo_section(d):
                     )
                 )
         md.append("")
-    if all("median_user_us_per_msg" in c for s in d["scenarios"] for c in s["contenders"]):
-        md.append("### Server CPU per message, split ↓ (median µs: user space / kernel)")
+    def per_scenario(title, cell):
+        """A table of one cell per (scenario, contender); "—" where it failed."""
+        md.append(f"### {title}")
         md.append("")
         md.append("| scenario | " + " | ".join(names) + " |")
         md.append("|---|" + "---:|" * len(names))
         for s in d["scenarios"]:
             by = {c["name"]: c for c in s["contenders"]}
-            cells = [
-                f"{by[n]['median_user_us_per_msg']:.2f} / {by[n]['median_sys_us_per_msg']:.2f}"
-                if n in by
-                else "—"
-                for n in names
-            ]
+            cells = [cell(by[n]) if n in by else "—" for n in names]
             md.append(f"| {s['id']} | " + " | ".join(cells) + " |")
+
+    if all("median_user_us_per_msg" in c for s in d["scenarios"] for c in s["contenders"]):
+        per_scenario(
+            "Server CPU per message, split ↓ (median µs: user space / kernel)",
+            lambda c: f"{c['median_user_us_per_msg']:.2f} / {c['median_sys_us_per_msg']:.2f}",
+        )
         md.append("")
         md.append(
             "User space is the WebSocket library with tokio and the adapter; the kernel part is the "
             "socket calls and loopback TCP, which the server's write also pays for the receiving side."
         )
         md.append("")
-    md.append("### CPU use during the window (server / load generator, % of one core)")
-    md.append("")
-    md.append("| scenario | " + " | ".join(names) + " |")
-    md.append("|---|" + "---:|" * len(names))
-    for s in d["scenarios"]:
-        by = {c["name"]: c for c in s["contenders"]}
-        cells = []
-        for n in names:
-            c = by.get(n)
-            if c is None:
-                cells.append("—")
-                continue
-            busy = c.get("contended_samples", 0)
-            note = f" ({busy}/{len(c['samples'])} contended)" if busy else ""
-            cells.append(
-                f"{100 * c['median_server_util']:.0f}% / {100 * c['median_client_util']:.0f}%{note}"
-            )
-        md.append(f"| {s['id']} | " + " | ".join(cells) + " |")
+
+    def util(c):
+        busy = c.get("contended_samples", 0)
+        note = f" ({busy}/{len(c['samples'])} contended)" if busy else ""
+        return f"{100 * c['median_server_util']:.0f}% / {100 * c['median_client_util']:.0f}%{note}"
+
+    per_scenario("CPU use during the window (server / load generator, % of one core)", util)
     md.append("")
     md.append(
         "contended: samples in which server and load generator together got less than 1.5 cores "
