@@ -81,16 +81,20 @@ def versions_line(d):
     return f"Crates: {v}." if v else ""
 
 
+def section_head(md, title, provenance, d):
+    """A section's heading and its provenance line (command, commit, machine, crates)."""
+    md += [f"## {title}", "", f"{provenance} {versions_line(d)}".rstrip(), ""]
+
+
 def codec_section(d):
     md, groups = [], []
-    md.append("## Codec (in memory)")
-    md.append("")
-    md.append(
+    section_head(
+        md,
+        "Codec (in memory)",
         f"`cargo run --release`: webwire {d.get('webwire_rev')}, {d.get('rounds')} rounds, "
-        f"{d['machine'].get('cpu')} ({d['machine'].get('cores')} cores), {d['machine'].get('rustc')}. "
-        + versions_line(d)
+        f"{d['machine'].get('cpu')} ({d['machine'].get('cores')} cores), {d['machine'].get('rustc')}.",
+        d,
     )
-    md.append("")
     cols = ["webwire"] + CODEC_PEERS
     md.append("| workload | unit | " + " | ".join(cols) + " |")
     md.append("|---|---|" + "---:|" * len(cols))
@@ -147,15 +151,14 @@ def codec_section(d):
 
 def echo_section(d):
     md, groups = [], []
-    md.append("## Loopback echo")
-    md.append("")
-    md.append(
+    section_head(
+        md,
+        "Loopback echo",
         f"`./target/release/echo-bench`: webwire {d.get('webwire_rev')}, {d.get('rounds')} rounds of "
         f"{d.get('measure_secs')} s (warm-up {d.get('warmup_secs')} s), {d['machine'].get('cpu')} "
-        f"({d['machine'].get('cores')} cores). Server CPU from /proc/PID/stat (user + system). "
-        + versions_line(d)
+        f"({d['machine'].get('cores')} cores). Server CPU from /proc/PID/stat (user + system).",
+        d,
     )
-    md.append("")
     names = []
     for s in d["scenarios"]:
         for c in s["contenders"]:
@@ -249,14 +252,13 @@ def echo_section(d):
 
 def idle_section(d):
     md, groups = [], []
-    md.append("## Idle memory per connection")
-    md.append("")
-    md.append(
+    section_head(
+        md,
+        "Idle memory per connection",
         f"`./target/release/idle-memory`: webwire {d.get('webwire_rev')}, {d.get('connections')} connections "
-        f"({d.get('deflate_connections')} with deflate); deflate backend: {d.get('deflate_backend', '?')}. "
-        + versions_line(d)
+        f"({d.get('deflate_connections')} with deflate); deflate backend: {d.get('deflate_backend', '?')}.",
+        d,
     )
-    md.append("")
     rows = d["rows"]
     by = {r["name"]: r for r in rows}
 
