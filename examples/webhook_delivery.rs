@@ -4,9 +4,10 @@
 //! sheds load twice (503 with a `Retry-After`, once in seconds, once as an
 //! HTTP-date) and then accepts; `legacy` answers 410 Gone and is disabled.
 //! The sender follows its retry policy on a virtual clock: delays move a
-//! shared `now` forward instead of sleeping. Then an attacker replays the
-//! accepted request (dropped by the replay guard) and tampers with its body
-//! (refused by the signature check).
+//! shared `now` forward instead of sleeping. Then the accepted request
+//! arrives again (a retry after a lost 200, or an attacker's replay): the
+//! replay guard answers 200 without processing it twice. Its body tampered
+//! with, it is refused by the signature check.
 //!
 //! The library decides; this file does the I/O with `std::net` and threads.
 
@@ -23,7 +24,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use webwire::random::SeededRandom;
 use webwire::webhook::{
-    AddressClass, Decision, Delivery, Endpoint, EndpointHealth, Event, HealthStatus,
+    AddressClass, Admission, Decision, Delivery, Endpoint, EndpointHealth, Event, HealthStatus,
     InMemoryReplayGuard, Outcome, RetryPolicy, Scheme, Secret, Signer, SsrfPolicy, Verifier,
     fan_out,
 };
@@ -42,6 +43,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 /// Runs the whole demo, writing the timeline to `out`.
 pub fn webhook_tour(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     let clock = Arc::new(AtomicU64::new(T0));
+    let processed = Arc::new(AtomicU64::new(0));
     let (log_tx, log_rx) = channel::<String>();
     let mut random = SeededRandom::new(2024);
     let scheme = Scheme::standard();
@@ -53,6 +55,7 @@ pub fn webhook_tour(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         let verifier = Verifier::new(scheme.clone(), orders_secret.clone())?;
         let mut guard = InMemoryReplayGuard::new(verifier.tolerance(), 10_000);
         let mut shed = 0;
+        let processed = processed.clone();
         spawn_receiver(
             "orders",
             clock.clone(),
@@ -70,10 +73,21 @@ pub fn webhook_tour(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
                     log(format!("overloaded: 503, Retry-After: {retry_after}"));
                     return (503, vec![("retry-after", retry_after)]);
                 }
-                match verifier.verify_once(headers, body, now, &mut guard) {
-                    Ok(verified) => {
+                match verifier.verify_and_claim(headers, body, now, &mut guard) {
+                    Ok(Admission::Process(claim)) => {
+                        // The application's work goes here; on failure,
+                        // `claim.release` and a 500 let the retry through.
+                        processed.fetch_add(1, Ordering::SeqCst);
+                        let verified = claim.commit(&mut guard, now);
                         log(format!(
                             "signature ok, id {} processed: 200",
+                            verified.id().unwrap_or("?")
+                        ));
+                        (200, Vec::new())
+                    }
+                    Ok(Admission::Duplicate(verified)) => {
+                        log(format!(
+                            "signature ok, id {} already processed: 200, nothing done",
                             verified.id().unwrap_or("?")
                         ));
                         (200, Vec::new())
@@ -216,21 +230,25 @@ pub fn webhook_tour(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         )?;
     }
 
-    // --- An attacker replays and tampers --------------------------------
+    // --- The request again (lost 200 or replay), then tampered ---------
     let accepted = accepted.ok_or("orders never accepted the event")?;
     now += 30;
     clock.store(now, Ordering::SeqCst);
-    writeln!(out, "{} attacker replays the accepted request", stamp(now))?;
+    writeln!(
+        out,
+        "{} the accepted request arrives again (a retry after a lost 200, or a replay)",
+        stamp(now)
+    )?;
     let replay = send(&guard, &accepted, now);
     drain(&log_rx, now, out)?;
     writeln!(
         out,
-        "{} attacker  got {}",
+        "{} sender    got {}",
         stamp(now),
         describe_outcome(&replay)
     )?;
-    if replay != Outcome::status(409) {
-        return Err("the replay was not dropped".into());
+    if replay != Outcome::status(200) || processed.load(Ordering::SeqCst) != 1 {
+        return Err("the duplicate was not answered 200 without processing".into());
     }
     let mut tampered = accepted.clone();
     *tampered.body_mut() = br#"{"invoice":"in_42","amount":1,"currency":"eur"}"#.to_vec();

@@ -35,10 +35,11 @@ fn classification_defaults() {
     for status in [200, 201, 202, 204, 299] {
         assert_eq!(class(status), OutcomeClass::Success, "{status}");
     }
-    for status in [408, 425, 429, 500, 502, 503, 504, 507, 520, 599] {
+    // 409: a receiver's "duplicate in flight"; giving up would lose the event.
+    for status in [408, 409, 425, 429, 500, 502, 503, 504, 507, 520, 599] {
         assert_eq!(class(status), OutcomeClass::Retry, "{status}");
     }
-    for status in [400, 401, 403, 404, 405, 409, 413, 422, 499] {
+    for status in [400, 401, 403, 404, 405, 413, 422, 499] {
         assert_eq!(class(status), OutcomeClass::GiveUp, "{status}");
     }
     for status in [300, 301, 302, 303, 307, 308] {

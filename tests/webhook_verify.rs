@@ -3,8 +3,8 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use webwire::webhook::{
-    DEFAULT_USER_AGENT, InMemoryReplayGuard, Scheme, Secret, SecretError, SignError, Signer,
-    Verifier, VerifyError,
+    Admission, DEFAULT_USER_AGENT, InMemoryReplayGuard, Outcome, OutcomeClass, RetryPolicy, Scheme,
+    Secret, SecretError, SignError, Signer, Verifier, VerifyError,
 };
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -245,11 +245,16 @@ fn stripe_and_single_signature_formats() {
         format!("t=1614265330,v1={v1}0"),
         format!("t=1614265330,t=1614265330,v1={v1}"),
         format!("v1={v1}"),
-        format!("t=1614265330,,v1={v1}"),
-        format!("t=1614265330,=x,v1={v1}"),
         format!("t=1614265330, v1={v1}"),
     ] {
         assert!(malformed(check(&bad)), "{bad}");
+    }
+    // Items that cannot be used are skipped, as Stripe's libraries do.
+    for ok in [
+        format!("t=1614265330,,v1={v1}"),
+        format!("t=1614265330,=x,v1={v1}"),
+    ] {
+        assert!(check(&ok).is_ok(), "{ok}");
     }
     assert_eq!(
         check(&format!("t=01614265330,v1={v1}")),
@@ -408,6 +413,22 @@ fn http_request_round_trip() {
     );
 }
 
+/// Claims a message and commits it at once (the handler succeeded).
+fn process_once(
+    v: &Verifier,
+    h: &HeaderMap,
+    now: u64,
+    guard: &mut InMemoryReplayGuard,
+) -> Result<bool, VerifyError> {
+    match v.verify_and_claim(h, BODY, now, guard)? {
+        Admission::Process(claim) => {
+            claim.commit(guard, now);
+            Ok(true)
+        }
+        Admission::Duplicate(_) => Ok(false),
+    }
+}
+
 #[test]
 fn replay_guard() {
     let s = Scheme::standard();
@@ -415,14 +436,13 @@ fn replay_guard() {
     let v = Verifier::new(s, secret).unwrap();
     let mut guard = InMemoryReplayGuard::new(v.tolerance(), 1000);
     let h = std_headers(ID, "1614265330", SIG);
-    assert!(v.verify_once(&h, BODY, TS, &mut guard).is_ok());
-    let again = v.verify_once(&h, BODY, TS + 1, &mut guard);
-    assert_eq!(again, Err(VerifyError::Replayed));
-    assert_eq!(again.unwrap_err().status_hint(), StatusCode::CONFLICT);
+    assert_eq!(process_once(&v, &h, TS, &mut guard), Ok(true));
+    // A duplicate of a processed message: answer 2xx, process nothing.
+    assert_eq!(process_once(&v, &h, TS + 1, &mut guard), Ok(false));
     // Forgeries are not recorded.
     let forged = std_headers("msg_forged", "1614265330", SIG);
     assert_eq!(
-        v.verify_once(&forged, BODY, TS, &mut guard),
+        process_once(&v, &forged, TS, &mut guard),
         Err(VerifyError::NoMatchingSignature)
     );
     assert_eq!(guard.len(), 1);
@@ -443,12 +463,9 @@ fn replay_guard() {
     let only_b = format!("t=1614265330,{}", value.rsplit(',').next().unwrap());
     let mut h2 = HeaderMap::new();
     h2.insert("stripe-signature", HeaderValue::from_str(&only_b).unwrap());
-    assert!(v.verify_once(&both, BODY, TS, &mut guard).is_ok());
+    assert_eq!(process_once(&v, &both, TS, &mut guard), Ok(true));
     assert_eq!(v.verify(&h2, BODY, TS).unwrap().secret_index(), 1);
-    assert_eq!(
-        v.verify_once(&h2, BODY, TS, &mut guard),
-        Err(VerifyError::Replayed)
-    );
+    assert_eq!(process_once(&v, &h2, TS, &mut guard), Ok(false));
     // Same body, a new timestamp: a new message.
     let later = Signer::new(
         Scheme::stripe(),
@@ -457,5 +474,144 @@ fn replay_guard() {
     .unwrap()
     .sign("", TS + 5, BODY)
     .unwrap();
-    assert!(v.verify_once(&later, BODY, TS + 5, &mut guard).is_ok());
+    assert_eq!(process_once(&v, &later, TS + 5, &mut guard), Ok(true));
+}
+
+/// The event-loss bug: a receiver whose handler fails after the message was
+/// recorded used to refuse the sender's retry as a replay (409), which the
+/// default retry policy gave up on. Now the claim is released, the retry is
+/// processed, and a duplicate after that is answered as processed.
+#[test]
+fn a_failed_handler_does_not_lose_the_event() {
+    let v = std_verifier();
+    let mut guard = InMemoryReplayGuard::new(v.tolerance(), 1000);
+    let h = std_headers(ID, "1614265330", SIG);
+
+    // Attempt 1: claimed, the handler fails (answer 500), the claim is released.
+    let Ok(Admission::Process(claim)) = v.verify_and_claim(&h, BODY, TS, &mut guard) else {
+        panic!("first delivery not admitted");
+    };
+    assert_eq!(claim.verified().id(), Some(ID));
+    assert_eq!(claim.key().as_str(), format!("id:{ID} standard"));
+    let verified = claim.release(&mut guard, TS);
+    assert_eq!(verified.id(), Some(ID));
+    assert!(guard.is_empty());
+    // The sender's policy retries the 500.
+    let policy = RetryPolicy::standard_webhooks();
+    assert_eq!(policy.classify(&Outcome::status(500)), OutcomeClass::Retry);
+
+    // Attempt 2 is processed this time.
+    let Ok(Admission::Process(claim)) = v.verify_and_claim(&h, BODY, TS + 5, &mut guard) else {
+        panic!("the retry after a failure was not processed");
+    };
+    // A concurrent duplicate while attempt 2 runs: 409, which the sender retries.
+    let busy = v
+        .verify_and_claim(&h, BODY, TS + 6, &mut guard)
+        .unwrap_err();
+    assert_eq!(busy, VerifyError::InProgress);
+    assert_eq!(busy.status_hint(), StatusCode::CONFLICT);
+    assert_eq!(
+        policy.classify(&Outcome::status(busy.status_hint().as_u16())),
+        OutcomeClass::Retry
+    );
+    claim.commit(&mut guard, TS + 7);
+
+    // Attempt 3 (the 200 was lost): a duplicate, answered 2xx, not processed.
+    assert!(matches!(
+        v.verify_and_claim(&h, BODY, TS + 60, &mut guard),
+        Ok(Admission::Duplicate(d)) if d.id() == Some(ID)
+    ));
+}
+
+/// A claim whose processor died (neither committed nor released) blocks
+/// duplicates for the lease only.
+#[test]
+fn an_abandoned_claim_expires_with_its_lease() {
+    let v = std_verifier();
+    let mut guard = InMemoryReplayGuard::new(v.tolerance(), 1000).with_lease(20);
+    let h = std_headers(ID, "1614265330", SIG);
+    assert!(matches!(
+        v.verify_and_claim(&h, BODY, TS, &mut guard),
+        Ok(Admission::Process(_))
+    ));
+    assert_eq!(
+        v.verify_and_claim(&h, BODY, TS + 19, &mut guard)
+            .unwrap_err(),
+        VerifyError::InProgress
+    );
+    assert!(matches!(
+        v.verify_and_claim(&h, BODY, TS + 20, &mut guard),
+        Ok(Admission::Process(_))
+    ));
+}
+
+/// Replay keys are scoped: two senders using the same scheme and the same
+/// message id do not shadow each other in one guard.
+#[test]
+fn replay_keys_are_scoped_per_sender() {
+    let s = Scheme::standard();
+    let a = Secret::parse(&s, SECRET).unwrap();
+    let b = Secret::parse(&s, "whsec_c2Vjb25kIHNlbmRlcidzIHNlY3JldA==").unwrap();
+    let va = Verifier::new(s.clone(), a.clone())
+        .unwrap()
+        .with_replay_scope("sender-a");
+    let vb = Verifier::new(s.clone(), b.clone())
+        .unwrap()
+        .with_replay_scope("sender-b");
+    assert_eq!(va.scope(), "sender-a");
+    assert_eq!(std_verifier().scope(), "standard");
+    let ha = Signer::new(s.clone(), a)
+        .unwrap()
+        .sign("msg_1", TS, BODY)
+        .unwrap();
+    let hb = Signer::new(s, b).unwrap().sign("msg_1", TS, BODY).unwrap();
+    let mut guard = InMemoryReplayGuard::new(300, 1000);
+    assert_eq!(process_once(&va, &ha, TS, &mut guard), Ok(true));
+    assert_eq!(process_once(&vb, &hb, TS, &mut guard), Ok(true));
+    assert_eq!(process_once(&va, &ha, TS, &mut guard), Ok(false));
+    assert_eq!(guard.len(), 2);
+}
+
+/// Entries that cannot be used are skipped, as the reference libraries do:
+/// a header fails only when nothing in it verifies.
+#[test]
+fn unusable_entries_beside_a_valid_one_are_skipped() {
+    let v = std_verifier();
+    for junk in [
+        "v1a,AAAA",    // a truncated v1a signature (another version)
+        "v2",          // no comma
+        "v1,short",    // a malformed entry of our version
+        ",abc",        // no version
+        "v1,",         // empty
+        "v%,AAAA",     // invalid version characters
+        "v1a,!!!!!!!", // not base64
+    ] {
+        for sig in [format!("{junk} {SIG}"), format!("{SIG} {junk}")] {
+            let r = v.verify(&std_headers(ID, "1614265330", &sig), BODY, TS);
+            assert!(r.is_ok(), "{sig:?}: {r:?}");
+        }
+        // Alone, or next to a wrong signature, it still fails.
+        let wrong = "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=";
+        let r = v.verify(
+            &std_headers(ID, "1614265330", &format!("{junk} {wrong}")),
+            BODY,
+            TS,
+        );
+        assert_eq!(r, Err(VerifyError::NoMatchingSignature), "{junk:?}");
+    }
+    // Stripe: a malformed item beside a valid `v1=` is skipped too.
+    let st = Scheme::stripe();
+    let secret = Secret::parse(&st, "whsec_a").unwrap();
+    let signed = Signer::new(st.clone(), secret.clone())
+        .unwrap()
+        .sign("", TS, BODY)
+        .unwrap();
+    let good = signed["stripe-signature"].to_str().unwrap();
+    let vs = Verifier::new(st, secret).unwrap();
+    for junk in ["v1=zz", "junk", "=x", "v0=", "v1=abc"] {
+        let mut h = HeaderMap::new();
+        let value = format!("{junk},{good}");
+        h.insert("stripe-signature", HeaderValue::from_str(&value).unwrap());
+        assert!(vs.verify(&h, BODY, TS).is_ok(), "{value:?}");
+    }
 }

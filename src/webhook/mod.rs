@@ -12,7 +12,7 @@
 //! | [`Secret`] | an HMAC secret or Ed25519 key; `Debug` is redacted |
 //! | [`Signer`] | body → signature headers, or a ready `http::Request` |
 //! | [`Verifier`] | headers + body + now → [`Verified`] or [`VerifyError`] |
-//! | [`ReplayGuard`] | "have I seen this message?", with [`InMemoryReplayGuard`] |
+//! | [`ReplayGuard`] | claim, process, commit: each message processed once, none lost; [`InMemoryReplayGuard`] |
 //! | [`RetryPolicy`] | pure: attempt + outcome → [`Decision`] (retry when, give up, disable) |
 //! | [`Delivery`] | one event to one endpoint: attempts, next due time; serde-persistable |
 //! | [`EndpointHealth`] | disables an endpoint after 410 or days of failure |
@@ -20,7 +20,7 @@
 //! | [`SsrfPolicy`] | refuses endpoint URLs and resolved addresses that are not public |
 //!
 //! ```
-//! use webwire::webhook::{InMemoryReplayGuard, Scheme, Secret, Signer, Verifier, VerifyError};
+//! use webwire::webhook::{Admission, InMemoryReplayGuard, Scheme, Secret, Signer, Verifier, VerifyError};
 //!
 //! let scheme = Scheme::stripe();
 //! let secret = Secret::parse(&scheme, "whsec_test_secret")?;
@@ -33,11 +33,17 @@
 //! // Receiver.
 //! let verifier = Verifier::new(scheme, secret)?;
 //! let mut guard = InMemoryReplayGuard::new(verifier.tolerance(), 10_000);
-//! verifier.verify_once(request.headers(), request.body(), now + 3, &mut guard)?;
+//! if let Admission::Process(claim) =
+//!     verifier.verify_and_claim(request.headers(), request.body(), now + 3, &mut guard)?
+//! {
+//!     // Process the event, then commit (or release the claim if that failed).
+//!     claim.commit(&mut guard, now + 3);
+//! }
 //!
-//! // The same request again is a replay; a changed body does not verify.
-//! let again = verifier.verify_once(request.headers(), request.body(), now + 4, &mut guard);
-//! assert_eq!(again, Err(VerifyError::Replayed));
+//! // The same request again is a duplicate: answer 2xx, process nothing.
+//! let again = verifier.verify_and_claim(request.headers(), request.body(), now + 4, &mut guard)?;
+//! assert!(matches!(again, Admission::Duplicate(_)));
+//! // A changed body does not verify.
 //! let forged = verifier.verify(request.headers(), br#"{"ok":false}"#, now + 5);
 //! assert_eq!(forged, Err(VerifyError::NoMatchingSignature));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -69,7 +75,7 @@ pub use delivery::{
 pub use endpoint::{
     AddressClass, Dispatch, Endpoint, EndpointError, EventFilter, SsrfError, SsrfPolicy, fan_out,
 };
-pub use replay::{InMemoryReplayGuard, ReplayGuard};
+pub use replay::{ClaimState, DEFAULT_CLAIM_LEASE, InMemoryReplayGuard, ReplayGuard, ReplayKey};
 pub use retry::{
     Classification, Decision, GiveUpReason, Jitter, Outcome, OutcomeClass, RetryPolicy, RetryState,
     Schedule, parse_retry_after,
@@ -77,7 +83,7 @@ pub use retry::{
 pub use scheme::{CustomScheme, DEFAULT_TOLERANCE, Encoding, Scheme, SchemeError, SecretFormat};
 pub use secret::{Secret, SecretError};
 pub use sign::{DEFAULT_USER_AGENT, SignError, Signer};
-pub use verify::{Verified, Verifier, VerifyError};
+pub use verify::{Admission, Claim, Verified, Verifier, VerifyError};
 
 /// The system clock as unix seconds (0 if it reads before 1970).
 fn unix_now() -> u64 {

@@ -161,7 +161,10 @@ pub enum OutcomeClass {
 #[serde(default)]
 #[non_exhaustive]
 pub struct Classification {
-    /// Statuses that retry (default 408, 425, 429, 500, 502, 503, 504).
+    /// Statuses that retry (default 408, 409, 425, 429, 500, 502, 503, 504).
+    /// 409 is there because receivers answer it to a duplicate that arrives
+    /// while the first copy is still being processed: giving up on it would
+    /// lose the event if that processing then fails.
     pub retry_statuses: Vec<u16>,
     /// Statuses that disable the endpoint (default 410 Gone).
     pub disable_statuses: Vec<u16>,
@@ -181,7 +184,7 @@ pub struct Classification {
 impl Default for Classification {
     fn default() -> Self {
         Self {
-            retry_statuses: vec![408, 425, 429, 500, 502, 503, 504],
+            retry_statuses: vec![408, 409, 425, 429, 500, 502, 503, 504],
             disable_statuses: vec![410],
             redirects: OutcomeClass::GiveUp,
             other_client_errors: OutcomeClass::GiveUp,

@@ -4,7 +4,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
 use subtle::ConstantTimeEq as _;
 
 use super::codec;
-use super::replay::ReplayGuard;
+use super::replay::{ClaimState, ReplayGuard, ReplayKey};
 use super::scheme::{DEFAULT_TOLERANCE, Encoding, Layout, Scheme, TimestampSource};
 use super::secret::{Secret, SecretError};
 
@@ -54,6 +54,7 @@ pub struct Verifier {
     scheme: Scheme,
     secrets: Vec<Secret>,
     tolerance: u64,
+    replay_scope: Option<String>,
 }
 
 /// A request that passed verification.
@@ -82,6 +83,55 @@ impl Verified {
     /// an old secret can be retired.
     pub fn secret_index(&self) -> usize {
         self.secret_index
+    }
+}
+
+/// What [`Verifier::verify_and_claim`] makes of a verified message.
+#[derive(Debug)]
+#[must_use = "process and commit, or answer 2xx to a duplicate"]
+pub enum Admission {
+    /// Not processed yet (or a previous attempt was released): process it,
+    /// then commit or release the claim.
+    Process(Claim),
+    /// Processed before: answer 2xx without processing it again.
+    Duplicate(Verified),
+}
+
+/// A verified message claimed for processing in a [`ReplayGuard`].
+///
+/// [`commit`](Self::commit) it once the message is processed, or
+/// [`release`](Self::release) it if processing failed. A claim dropped
+/// without either (the process died) blocks duplicates until the guard's
+/// lease ends, then the sender's next retry is processed.
+#[derive(Debug)]
+#[must_use = "commit the claim once processed, or release it on failure"]
+pub struct Claim {
+    verified: Verified,
+    key: ReplayKey,
+}
+
+impl Claim {
+    /// The verified message.
+    pub fn verified(&self) -> &Verified {
+        &self.verified
+    }
+
+    /// The replay key the claim holds.
+    pub fn key(&self) -> &ReplayKey {
+        &self.key
+    }
+
+    /// Marks the message processed: duplicates are answered 2xx from now on.
+    pub fn commit<G: ReplayGuard + ?Sized>(self, guard: &mut G, now: u64) -> Verified {
+        guard.commit(&self.key, now);
+        self.verified
+    }
+
+    /// Gives the claim up after a failure, so that the sender's retry is
+    /// processed.
+    pub fn release<G: ReplayGuard + ?Sized>(self, guard: &mut G, now: u64) -> Verified {
+        guard.release(&self.key, now);
+        self.verified
     }
 }
 
@@ -133,14 +183,17 @@ pub enum VerifyError {
     /// No signature matches any secret.
     #[error("no signature matches")]
     NoMatchingSignature,
-    /// The message was verified before ([`Verifier::verify_once`]).
-    #[error("message already received (replay)")]
-    Replayed,
+    /// Another copy of this message is being processed right now
+    /// ([`Verifier::verify_and_claim`]): answer 409, which senders retry; by
+    /// then it is processed (a duplicate, answered 2xx) or released.
+    #[error("message is being processed (duplicate in flight)")]
+    InProgress,
 }
 
 impl VerifyError {
     /// The HTTP status to answer with: 400 for malformed requests, 401 for
-    /// signatures or timestamps that do not check out, 409 for replays.
+    /// signatures or timestamps that do not check out, 409 for a duplicate
+    /// of a message still being processed (a status senders retry).
     pub fn status_hint(&self) -> StatusCode {
         match self {
             VerifyError::MissingHeader(_)
@@ -152,7 +205,7 @@ impl VerifyError {
             | VerifyError::TimestampTooNew { .. }
             | VerifyError::NoSupportedSignature
             | VerifyError::NoMatchingSignature => StatusCode::UNAUTHORIZED,
-            VerifyError::Replayed => StatusCode::CONFLICT,
+            VerifyError::InProgress => StatusCode::CONFLICT,
         }
     }
 }
@@ -200,6 +253,14 @@ impl Candidates {
         Ok(())
     }
 
+    fn is_empty(&self) -> bool {
+        #[cfg(feature = "ed25519")]
+        if self.n_ed25519 > 0 {
+            return false;
+        }
+        self.n_hmac == 0
+    }
+
     fn hmac(&self) -> &[[u8; 32]] {
         self.hmac.get(..self.n_hmac).unwrap_or_default()
     }
@@ -235,6 +296,7 @@ impl Verifier {
             scheme,
             secrets: vec![secret],
             tolerance: DEFAULT_TOLERANCE,
+            replay_scope: None,
         })
     }
 
@@ -270,7 +332,7 @@ impl Verifier {
         body: &[u8],
         now: u64,
     ) -> Result<Verified, VerifyError> {
-        self.check(headers, body, now).map(|(v, _, _)| v)
+        self.check(headers, body, now).map(|(v, _)| v)
     }
 
     /// [`verify`](Self::verify) at the system clock's current time.
@@ -296,38 +358,96 @@ impl Verifier {
         self.verify_request(request, super::unix_now())
     }
 
-    /// Verifies, then records the message in `guard` and refuses it with
-    /// [`VerifyError::Replayed`] if it was seen before.
+    /// Verifies, then claims the message in `guard` so that it is processed
+    /// once even when the sender retries.
+    ///
+    /// On [`Admission::Process`], process the message, then
+    /// [`commit`](Claim::commit) the claim (answer 2xx) or
+    /// [`release`](Claim::release) it if processing failed (answer 5xx: the
+    /// sender's retry will be processed). [`Admission::Duplicate`] is a
+    /// message processed before: answer 2xx without processing it, so the
+    /// sender stops retrying. A duplicate that arrives while another copy is
+    /// being processed is [`VerifyError::InProgress`] (409, which senders
+    /// retry).
     ///
     /// The replay key is the signed message id where the scheme has one
     /// (Standard Webhooks, Svix), otherwise a SHA-256 digest of the signed
-    /// content (timestamp and body). Only verified messages are recorded, so
-    /// forged requests cannot fill the guard.
-    pub fn verify_once<G: ReplayGuard + ?Sized>(
+    /// content (timestamp and body), scoped by
+    /// [`with_replay_scope`](Self::with_replay_scope). Only verified messages
+    /// are claimed, so forged requests cannot fill the guard.
+    ///
+    /// ```
+    /// use webwire::webhook::{Admission, InMemoryReplayGuard, Scheme, Secret, Signer, Verifier};
+    ///
+    /// let scheme = Scheme::standard();
+    /// let secret = Secret::parse(&scheme, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+    /// let signer = Signer::new(scheme.clone(), secret.clone())?;
+    /// let verifier = Verifier::new(scheme, secret)?.with_replay_scope("billing");
+    /// let mut guard = InMemoryReplayGuard::new(verifier.tolerance(), 10_000);
+    /// let now = 1_700_000_000;
+    /// let headers = signer.sign("msg_1", now, b"{}")?;
+    ///
+    /// // First delivery: the handler fails, so the claim is released (answer 500).
+    /// let Admission::Process(claim) = verifier.verify_and_claim(&headers, b"{}", now, &mut guard)? else {
+    ///     unreachable!()
+    /// };
+    /// claim.release(&mut guard, now);
+    ///
+    /// // The sender retries: processed this time, committed (answer 200).
+    /// match verifier.verify_and_claim(&headers, b"{}", now + 5, &mut guard)? {
+    ///     Admission::Process(claim) => { /* handle the event */ claim.commit(&mut guard, now + 5); }
+    ///     Admission::Duplicate(_) => unreachable!(),
+    /// }
+    ///
+    /// // The 200 was lost and the sender retries again: answer 200, do nothing.
+    /// let again = verifier.verify_and_claim(&headers, b"{}", now + 30, &mut guard)?;
+    /// assert!(matches!(again, Admission::Duplicate(_)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify_and_claim<G: ReplayGuard + ?Sized>(
         &self,
         headers: &HeaderMap,
         body: &[u8],
         now: u64,
         guard: &mut G,
-    ) -> Result<Verified, VerifyError> {
-        let (verified, id, ts_text) = self.check(headers, body, now)?;
-        let key = match id {
-            Some(id) => [b"id:".as_slice(), id].concat(),
-            None => [
-                b"sha256:".as_slice(),
-                &content_digest(&self.scheme, ts_text, body),
-            ]
-            .concat(),
-        };
-        let seen_at = verified.timestamp().unwrap_or(now);
-        if guard.first_seen(&key, seen_at, now) {
-            Ok(verified)
-        } else {
-            Err(VerifyError::Replayed)
+    ) -> Result<Admission, VerifyError> {
+        let (verified, ts_text) = self.check(headers, body, now)?;
+        let key = self.replay_key(&verified, ts_text, body, now);
+        match guard.claim(&key, now) {
+            ClaimState::Claimed => Ok(Admission::Process(Claim { verified, key })),
+            ClaimState::Processed => Ok(Admission::Duplicate(verified)),
+            _ => Err(VerifyError::InProgress),
         }
     }
 
-    /// Verifies; also returns the id and timestamp bytes for the replay key.
+    /// The replay key of a verified message.
+    fn replay_key(&self, verified: &Verified, ts_text: &[u8], body: &[u8], now: u64) -> ReplayKey {
+        let timestamp = verified.timestamp().unwrap_or(now);
+        match verified.id() {
+            Some(id) => ReplayKey::for_id(self.scope(), id, timestamp),
+            None => ReplayKey::for_digest(
+                self.scope(),
+                &content_digest(&self.scheme, ts_text, body),
+                timestamp,
+            ),
+        }
+    }
+
+    /// Sets the scope of replay keys (default: the scheme's name), so that
+    /// several senders sharing one guard cannot collide on message ids.
+    pub fn with_replay_scope(mut self, scope: impl Into<String>) -> Self {
+        self.replay_scope = Some(scope.into());
+        self
+    }
+
+    /// The scope of replay keys.
+    pub fn scope(&self) -> &str {
+        self.replay_scope
+            .as_deref()
+            .unwrap_or_else(|| self.scheme.name())
+    }
+
+    /// Verifies; also returns the timestamp's bytes for the replay key.
     fn check<'a>(
         &self,
         headers: &'a HeaderMap,
@@ -394,7 +514,7 @@ impl Verifier {
                         found |= ct_eq32(sig, &expected);
                     }
                     if bool::from(found) {
-                        return Ok((verified(id_value, timestamp, index), id, ts_text));
+                        return Ok((verified(id_value, timestamp, index), ts_text));
                     }
                 }
             }
@@ -408,7 +528,7 @@ impl Verifier {
                     for sig in candidates.ed25519() {
                         let sig = ed25519_dalek::Signature::from_bytes(sig);
                         if public.verify_strict(&message, &sig).is_ok() {
-                            return Ok((verified(id_value, timestamp, index), id, ts_text));
+                            return Ok((verified(id_value, timestamp, index), ts_text));
                         }
                     }
                 }
@@ -449,8 +569,8 @@ fn verified(id: Option<&HeaderValue>, timestamp: Option<u64>, secret_index: usiz
     }
 }
 
-/// A verified request, with the signed id and timestamp bytes.
-type Checked<'a> = (Verified, Option<&'a [u8]>, &'a [u8]);
+/// A verified request, with the signed timestamp's bytes.
+type Checked<'a> = (Verified, &'a [u8]);
 
 /// SHA-256 of the signed content: the replay key of schemes without an id.
 fn content_digest(scheme: &Scheme, ts: &[u8], body: &[u8]) -> [u8; 32] {
@@ -563,10 +683,18 @@ fn split_once(s: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
     Some((a, b.get(1..)?))
 }
 
+/// Reads the signature header. Entries that cannot be used (unknown
+/// versions, and malformed entries of any version) are skipped, as the
+/// reference libraries do: the header fails only when nothing in it can be
+/// checked, with the first malformation found as the reason.
 fn parse_signatures<'a>(scheme: &Scheme, value: &'a [u8]) -> Result<Parsed<'a>, VerifyError> {
     let mut candidates = Candidates::new();
     let mut timestamp = None;
     let mut entries = 0usize;
+    let mut malformed: Option<&'static str> = None;
+    let mut skip = |why: &'static str| {
+        malformed.get_or_insert(why);
+    };
     match &scheme.layout {
         Layout::VersionedList => {
             for token in value.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
@@ -574,30 +702,24 @@ fn parse_signatures<'a>(scheme: &Scheme, value: &'a [u8]) -> Result<Parsed<'a>, 
                 if entries > MAX_ENTRIES {
                     return Err(VerifyError::MalformedSignature("too many signatures"));
                 }
-                let (version, sig) = split_once(token, b',')
-                    .ok_or(VerifyError::MalformedSignature("entry without `version,`"))?;
+                let Some((version, sig)) = split_once(token, b',') else {
+                    skip("entry without `version,`");
+                    continue;
+                };
                 if version.is_empty() || !version.iter().all(u8::is_ascii_alphanumeric) {
-                    return Err(VerifyError::MalformedSignature("empty or invalid version"));
-                }
-                if sig.is_empty() {
-                    return Err(VerifyError::MalformedSignature("empty signature"));
+                    skip("empty or invalid version");
+                    continue;
                 }
                 match version {
-                    b"v1" => {
-                        let s =
-                            codec::b64_exact::<32>(sig).ok_or(VerifyError::MalformedSignature(
-                                "v1 signature is not 32 bytes of base64",
-                            ))?;
-                        candidates.push_hmac(s)?;
-                    }
+                    b"v1" => match codec::b64_exact::<32>(sig) {
+                        Some(s) => candidates.push_hmac(s)?,
+                        None => skip("v1 signature is not 32 bytes of base64"),
+                    },
                     #[cfg(feature = "ed25519")]
-                    b"v1a" if scheme.asymmetric => {
-                        let s =
-                            codec::b64_exact::<64>(sig).ok_or(VerifyError::MalformedSignature(
-                                "v1a signature is not 64 bytes of base64",
-                            ))?;
-                        candidates.push_ed25519(s)?;
-                    }
+                    b"v1a" if scheme.asymmetric => match codec::b64_exact::<64>(sig) {
+                        Some(s) => candidates.push_ed25519(s)?,
+                        None => skip("v1a signature is not 64 bytes of base64"),
+                    },
                     _ => {} // Unknown versions are skipped.
                 }
             }
@@ -611,26 +733,26 @@ fn parse_signatures<'a>(scheme: &Scheme, value: &'a [u8]) -> Result<Parsed<'a>, 
                 if entries > MAX_ENTRIES + 1 {
                     return Err(VerifyError::MalformedSignature("too many signatures"));
                 }
-                let (key, val) = split_once(item, b'=')
-                    .ok_or(VerifyError::MalformedSignature("item without `=`"))?;
+                let Some((key, val)) = split_once(item, b'=') else {
+                    skip("item without `=`");
+                    continue;
+                };
                 if key.is_empty() || !key.iter().all(u8::is_ascii_alphanumeric) {
-                    return Err(VerifyError::MalformedSignature("empty or invalid item key"));
+                    skip("empty or invalid item key");
+                    continue;
                 }
                 match key {
                     b"t" if timestamp.replace(val).is_some() => {
                         return Err(VerifyError::MalformedSignature("two `t=` timestamps"));
                     }
                     b"t" => {}
-                    b"v1" => {
-                        let s = match scheme.encoding {
-                            Encoding::Hex => codec::hex_exact::<32>(val),
-                            Encoding::Base64 => codec::b64_exact::<32>(val),
-                        }
-                        .ok_or(VerifyError::MalformedSignature(
-                            "v1 signature is empty, truncated or not hex",
-                        ))?;
-                        candidates.push_hmac(s)?;
-                    }
+                    b"v1" => match match scheme.encoding {
+                        Encoding::Hex => codec::hex_exact::<32>(val),
+                        Encoding::Base64 => codec::b64_exact::<32>(val),
+                    } {
+                        Some(s) => candidates.push_hmac(s)?,
+                        None => skip("v1 signature is empty, truncated or not hex"),
+                    },
                     _ => {} // v0 (Stripe's test-mode decoy) and unknown schemes are skipped.
                 }
             }
@@ -651,6 +773,9 @@ fn parse_signatures<'a>(scheme: &Scheme, value: &'a [u8]) -> Result<Parsed<'a>, 
             }?;
             candidates.push_hmac(s)?;
         }
+    }
+    if let Some(why) = malformed.filter(|_| candidates.is_empty()) {
+        return Err(VerifyError::MalformedSignature(why));
     }
     Ok(Parsed {
         candidates,
