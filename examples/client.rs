@@ -60,8 +60,12 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
     let mut stdout = io::stdout().lock();
     let mut out = Vec::new();
     let mut clean = false;
-    conn.handle_data(Instant::now(), &rest);
+    // Bytes received and not yet taken by the connection: it stops taking
+    // input while events or a pong wait to be drained.
+    let mut unread = rest;
     loop {
+        let used = conn.handle_data(Instant::now(), &unread);
+        unread.drain(..used);
         while let Some(event) = conn.poll_event() {
             match event {
                 Event::Text(text) => writeln!(stdout, "{text}")?,
@@ -83,6 +87,9 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
             let _ = stream.shutdown(Shutdown::Both);
             return Ok(clean);
         }
+        if !unread.is_empty() {
+            continue;
+        }
         let input = match conn.poll_timeout() {
             Some(deadline) => rx.recv_timeout(deadline.saturating_duration_since(Instant::now())),
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -99,7 +106,7 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
                     conn.close(now, CloseCode::NORMAL, "")?;
                 }
             }
-            Ok(Input::Data(data)) => conn.handle_data(now, &data),
+            Ok(Input::Data(data)) => unread = data,
             Ok(Input::SocketEnd) | Err(RecvTimeoutError::Disconnected) => conn.handle_eof(),
             Err(RecvTimeoutError::Timeout) => conn.handle_timeout(now),
         }

@@ -63,3 +63,37 @@ for name, data in streams(True).items():
     write("frame_header", name, data[:14])
 write("frame_header", "len64_top_bit", bytes([0x82, 0x7F, 0x80]) + bytes(7))
 write("frame_header", "len16", bytes([0x82, 0x7E, 0x01, 0x00]))
+
+
+def config_prefix(flags, sizes, durations, deflate=None, chunk=0):
+    """connection_config's settings: flags, then limits, queue and send
+    buffer as (tag, value) sizes, the fragment size if flags & 4, the close
+    timeout and the two timers as durations, deflate fields if flags & 32."""
+    out = bytes([flags])
+    for tag, value in sizes:
+        out += bytes([tag]) + (bytes([value]) if tag in (0, 1) else struct.pack("<Q", value))
+    for tag, value in durations:
+        out += bytes([tag]) + (b"" if tag == 0 else bytes([value]) if tag == 1 else struct.pack("<Q", value))
+    if deflate is not None:
+        out += bytes(deflate)
+    return out + bytes([chunk])
+
+
+masked = streams(True)
+everything = b"".join(masked.values())
+huge = (2, 1 << 62)
+write("connection_config", "defaults_server",
+      config_prefix(0, [huge, huge, huge, huge], [(0, 0)]) + everything)
+write("connection_config", "tiny_limits_server",
+      config_prefix(4 | 8 | 16, [(0, 3), (0, 8), (0, 1), (0, 40), (0, 0)],
+                    [(1, 5), (1, 1), (0, 0)], chunk=6) + everything)
+write("connection_config", "max_everything_client",
+      config_prefix(1 | 4 | 8 | 16, [(1, 0), (1, 0), (1, 0), (1, 0), (1, 0)],
+                    [(0, 0), (0, 0), (0, 0)]) + b"".join(streams(False).values()))
+write("connection_config", "deflate_bad_params",
+      config_prefix(32 | 0xC0, [huge, huge, (0, 2), huge], [(2, 1 << 63)],
+                    deflate=[200, 3, 1, 0, 77, 0], chunk=16)
+      + frame(0xC1, b"\xf2\x48\xcd\xc9\xc9\x07\x00", True) + everything)
+write("connection_config", "ping_flood",
+      config_prefix(0, [huge, huge, (0, 4), (0, 200)], [(1, 9)])
+      + frame(0x89, b"p", True) * 300)

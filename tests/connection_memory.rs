@@ -1,7 +1,9 @@
 //! Heap held by an idle server connection, measured with a counting
-//! allocator: the published figure (README) is checked here.
+//! allocator: the published figure (README) is checked here. Also the number
+//! of allocations the handshake makes for hostile extension offers.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
@@ -12,11 +14,31 @@ struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 
+thread_local! {
+    /// Allocations (and reallocations) made by this thread: per thread, so
+    /// tests running in parallel do not disturb each other's count.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count_allocation() {
+    // `try_with`: the slot may be gone while the thread is torn down.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+/// Runs `f` and counts the allocations it made on this thread.
+#[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+fn allocations<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let out = f();
+    (out, ALLOCATIONS.with(Cell::get) - before)
+}
+
 // SAFETY: a test-only wrapper around the system allocator that counts bytes;
 // the library itself forbids unsafe code.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
         LIVE.fetch_add(layout.size() as isize, Ordering::SeqCst);
         unsafe { System.alloc(layout) }
     }
@@ -25,6 +47,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_allocation();
         LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::SeqCst);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -56,7 +79,7 @@ fn idle_server_connection_holds_at_most_1_kib() {
             now,
         ));
         // Some traffic first: echo a few messages, then go idle.
-        conn.handle_data(now, &wire);
+        assert_eq!(conn.handle_data(now, &wire), wire.len());
         while let Some(e) = conn.poll_event() {
             match e {
                 Event::Text(t) => conn.send_text(&t).unwrap(),
@@ -111,7 +134,7 @@ fn reused_send_buffer_is_not_pinned_after_a_burst() {
     while !rest.is_empty() {
         let (one, tail) = rest.split_at(rest.len().min(1 << 16));
         rest = tail;
-        conn.handle_data(now, one);
+        assert_eq!(conn.handle_data(now, one), one.len());
         while let Some(e) = conn.poll_event() {
             match e {
                 Event::Text(t) => conn.send_text(&t).unwrap(),
@@ -173,7 +196,7 @@ fn idle_server_connection_with_deflate() {
                 SeededRandom::new(0),
                 now,
             ));
-            conn.handle_data(now, &wire);
+            assert_eq!(conn.handle_data(now, &wire), wire.len());
             while let Some(e) = conn.poll_event() {
                 if let Event::Text(t) = e {
                     conn.send_text(&t).unwrap();
@@ -203,4 +226,107 @@ fn idle_server_connection_with_deflate() {
         small < full,
         "smaller windows must cost less: {small} vs {full}"
     );
+}
+
+/// A 16 KiB `Sec-WebSocket-Extensions` of hostile offers costs the
+/// server a small, fixed number of allocations on both paths, however many
+/// offers it holds: offers of extensions the server does not support are
+/// only checked, and only the first few permessage-deflate offers (with no
+/// more parameters than permessage-deflate has) are looked at. The client
+/// stops at the first offer it did not make.
+#[cfg(feature = "deflate")]
+#[test]
+fn hostile_extension_offers_allocate_a_bounded_amount() {
+    use webwire::Status;
+    use webwire::ws::deflate::DeflateConfig;
+    use webwire::ws::handshake::{
+        ClientConfig, ClientHandshake, HandshakeLimits, RequestParser, ServerConfig, accept,
+    };
+
+    const BOUND: u64 = 32;
+    let config = ServerConfig::new().with_deflate(DeflateConfig::default());
+    let limits = HandshakeLimits::default().with_max_head_size(64 * 1024);
+    let hostile = [
+        ("a,a,a", "a,".repeat(8 * 1024), true),
+        ("a;b", "a; b, ".repeat(16 * 1024 / 6), true),
+        (
+            "permessage-deflate repeated",
+            "permessage-deflate, ".repeat(16 * 1024 / 20),
+            true,
+        ),
+        (
+            "permessage-deflate with many parameters",
+            format!("permessage-deflate{}", "; a".repeat(16 * 1024 / 3)),
+            true,
+        ),
+        // Only the first few permessage-deflate offers are tried: the
+        // valid one after hundreds of invalid ones is declined.
+        (
+            "invalid permessage-deflate offers",
+            "permessage-deflate; server_max_window_bits=99, ".repeat(16 * 1024 / 46),
+            false,
+        ),
+    ];
+    for (what, offers, agreed) in &hostile {
+        assert!(offers.len() >= 15 * 1024, "{what}: {} bytes", offers.len());
+        let wire = format!(
+            "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: {offers}\r\n\
+             Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+        );
+
+        // In place: parse and answer.
+        let mut parser = RequestParser::new(limits);
+        let mut out = Vec::with_capacity(4096);
+        let (outcome, n_in_place) = allocations(|| {
+            parser.feed_with(wire.as_bytes(), |head| head.accept(&config, &mut out))
+        });
+        let Ok(Status::Complete((Ok(in_place), _))) = outcome else {
+            panic!("{what}: {outcome:?}")
+        };
+
+        // The `http` path: the answer alone (building the request copies
+        // the head once, whatever it holds).
+        let mut parser = RequestParser::new(limits);
+        let parsed = parser.feed(wire.as_bytes());
+        let Ok(Status::Complete((request, _))) = parsed else {
+            panic!("{what}: {parsed:?}")
+        };
+        let (accepted, n_http) = allocations(|| accept(&request, &config));
+        let accepted = accepted.unwrap();
+        assert_eq!(accepted.deflate, in_place.deflate, "{what}");
+        assert_eq!(accepted.deflate.is_some(), *agreed, "{what}");
+
+        // Client: a server that answers with these offers.
+        let client = ClientHandshake::with_key(
+            "ws://example.com/chat",
+            ClientConfig::new().with_deflate(DeflateConfig::default()),
+            *b"the sample nonce",
+        )
+        .unwrap();
+        let response = http::Response::builder()
+            .status(101)
+            .header("upgrade", "websocket")
+            .header("connection", "Upgrade")
+            .header("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+            .header("sec-websocket-extensions", offers.as_str())
+            .body(())
+            .unwrap();
+        let (checked, n_client) = allocations(|| client.check_response(&response));
+        assert!(checked.is_err(), "{what}");
+
+        eprintln!(
+            "{what}: {n_in_place} allocations in place, {n_http} via http, {n_client} in the client"
+        );
+        assert!(
+            n_in_place < BOUND,
+            "{what}: {n_in_place} allocations in place"
+        );
+        assert!(n_http < BOUND, "{what}: {n_http} allocations via http");
+        assert!(
+            n_client < BOUND,
+            "{what}: {n_client} allocations in the client"
+        );
+    }
 }

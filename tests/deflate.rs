@@ -223,7 +223,7 @@ fn round_trips_under_every_parameter_set() {
                     }
                     let wire = transmit(&mut client);
                     for piece in wire.chunks(chunk) {
-                        server.handle_data(Instant::now(), piece);
+                        assert_eq!(server.handle_data(Instant::now(), piece), piece.len());
                     }
                     assert_eq!(events(&mut server), expect, "{what}, chunk {chunk}");
 
@@ -236,7 +236,7 @@ fn round_trips_under_every_parameter_set() {
                     let rsv1 = if bits == 8 { 0 } else { 0x40 };
                     assert_eq!(wire[0] & 0x40, rsv1, "{what}");
                     for piece in wire.chunks(chunk) {
-                        client.handle_data(Instant::now(), piece);
+                        assert_eq!(client.handle_data(Instant::now(), piece), piece.len());
                     }
                     let texts: Vec<Event> =
                         messages.iter().map(|m| Event::Text(m.clone())).collect();
@@ -408,7 +408,7 @@ fn inflated_size_limit_fails_with_1009() {
         SeededRandom::new(1),
         Instant::now(),
     );
-    conn.handle_data(Instant::now(), &wire);
+    assert_eq!(conn.handle_data(Instant::now(), &wire), wire.len());
     assert!(matches!(
         conn.poll_event(),
         Some(Event::Failed(ConnectionError::Protocol(
@@ -455,7 +455,7 @@ fn incompressible_messages_go_plain_and_the_window_stays_in_step() {
     };
     assert_eq!(frames, [0xc1, 0x82, 0xc1], "compressed, plain, compressed");
     assert!(wire.len() < text.len() * 2 + noise.len() + 40);
-    server.handle_data(Instant::now(), &wire);
+    assert_eq!(server.handle_data(Instant::now(), &wire), wire.len());
     assert_eq!(
         events(&mut server),
         [

@@ -65,3 +65,8 @@ fn handshake_response_corpus() {
 fn decode_deflate_corpus() {
     replay("decode_deflate", checks::decode_deflate);
 }
+
+#[test]
+fn connection_config_corpus() {
+    replay("connection_config", checks::connection_config);
+}

@@ -284,3 +284,47 @@ fn extended_connect_both_roles() {
         ClientOutcome::Rejected(_)
     ));
 }
+
+/// The headers the request builder writes itself cannot be added as extras:
+/// the request would carry them twice (two `Host` lines are a 400 under
+/// RFC 9112 §3.2, two keys make the server refuse the handshake). They are
+/// refused with the same typed error as on the server side, whatever the
+/// case of the name.
+#[test]
+fn reserved_extra_headers_are_refused() {
+    for name in [
+        "Host",
+        "host",
+        "Upgrade",
+        "CONNECTION",
+        "Sec-WebSocket-Key",
+        "sec-websocket-version",
+        "Sec-WebSocket-Protocol",
+        "Sec-WebSocket-Extensions",
+        "Sec-WebSocket-Accept",
+        "Origin",
+    ] {
+        assert_eq!(
+            ClientConfig::new().with_header(name, "x").unwrap_err(),
+            HandshakeError::ReservedHeader(name.to_string()),
+            "{name}"
+        );
+    }
+    // Anything else is the caller's, and is sent once, as given.
+    let client = sample_client(
+        ClientConfig::new()
+            .with_header("authorization", "Bearer t0ken")
+            .unwrap()
+            .with_header("x-host", "a")
+            .unwrap()
+            .with_header("cookie", "a=1")
+            .unwrap(),
+    );
+    let headers = client.request().headers();
+    assert_eq!(headers.get_all("host").iter().count(), 1);
+    assert_eq!(headers["authorization"], "Bearer t0ken");
+    assert_eq!(headers["x-host"], "a");
+    let h2 = client.extended_connect_request().unwrap();
+    assert_eq!(h2.headers()["authorization"], "Bearer t0ken");
+    assert!(h2.headers().get("host").is_none());
+}

@@ -261,3 +261,33 @@ fn reserved_extra_headers_are_refused() {
     }
     assert!(ServerConfig::new().with_header("x-upgrade", "x").is_ok());
 }
+
+/// RFC 9112 §3.2: a request with more than one `Host` line is a 400, on
+/// both paths alike, however the lines are spelled or placed, with equal or
+/// different values.
+#[test]
+fn duplicate_host_is_400_on_both_paths() {
+    let base = "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+                Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                Sec-WebSocket-Version: 13\r\n";
+    let one = format!("{base}\r\n");
+    assert!(agree(one.as_bytes(), "one host") > 0);
+    for extra in [
+        "Host: example.com\r\n",
+        "host: evil.example\r\n",
+        "HOST: example.com:80\r\n",
+        "Host: \r\n",
+    ] {
+        let wire = format!("{base}X-Between: 1\r\n{extra}\r\n");
+        assert_eq!(agree(wire.as_bytes(), extra), 0, "{extra:?}");
+        for config in configs() {
+            for chunk in [wire.len(), 1] {
+                let err = in_place(wire.as_bytes(), chunk, &config)
+                    .expect("complete")
+                    .unwrap_err();
+                assert_eq!(err, HandshakeError::DuplicateHost, "{extra:?}");
+                assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+            }
+        }
+    }
+}

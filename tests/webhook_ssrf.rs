@@ -219,6 +219,70 @@ fn ipv6_literals_by_class() {
     }
 }
 
+/// `::/8` is reserved by the IETF (RFC 4291 §2.4) apart from what IANA's
+/// special-purpose registry carves out of it: `::`, `::1`, IPv4-mapped
+/// `::ffff:0:0/96` and NAT64 `64:ff9b::/96` and `64:ff9b:1::/48`. IPv4-
+/// translated addresses `::ffff:0:a.b.c.d` (RFC 2765, SIIT) reach the
+/// embedded IPv4 address through a translator, so they take its class; the
+/// rest of `::/8` is not public.
+#[test]
+fn ipv4_translated_and_the_rest_of_the_reserved_slash_8() {
+    let guard = SsrfPolicy::default();
+    for (addr, class) in [
+        ("::ffff:0:127.0.0.1", AddressClass::Loopback),
+        ("::ffff:0:7f00:1", AddressClass::Loopback),
+        ("::ffff:0:10.1.2.3", AddressClass::Private),
+        ("::ffff:0:169.254.169.254", AddressClass::LinkLocal),
+        ("::ffff:0:0.0.0.0", AddressClass::Unspecified),
+        ("::ffff:0:100.64.0.1", AddressClass::SharedCgnat),
+        ("::ffff:0:224.0.0.1", AddressClass::Multicast),
+        // IPv4-compatible, and everything else in ::/8.
+        ("::1.2.3.4", AddressClass::Reserved),
+        ("::2", AddressClass::Reserved),
+        ("::1:0:0:0", AddressClass::Reserved),
+        ("::fffe:8.8.8.8", AddressClass::Reserved),
+        ("::1:ffff:8.8.8.8", AddressClass::Reserved),
+        ("0:0:0:1::", AddressClass::Reserved),
+        ("0:1::8.8.8.8", AddressClass::Reserved),
+        ("1::", AddressClass::Reserved),
+        ("ff::1", AddressClass::Reserved),
+        ("64:ff9a::8.8.8.8", AddressClass::Reserved),
+        ("64:ff9b:2::1", AddressClass::Reserved),
+        ("64:ff9b:0:0:1::8.8.8.8", AddressClass::Reserved),
+    ] {
+        assert_eq!(AddressClass::of(ip(addr)), Some(class), "{addr}");
+        assert_eq!(
+            guard.check_url(&format!("https://[{addr}]/")),
+            Err(SsrfError::BlockedAddress {
+                ip: ip(addr),
+                class
+            }),
+            "{addr}"
+        );
+        assert!(guard.check_resolved([ip(addr)]).is_err(), "{addr}");
+    }
+    // A translated public address is as public as the address it reaches,
+    // as with NAT64; the carved-out ranges keep their classes.
+    for addr in [
+        "::ffff:0:8.8.8.8",
+        "::ffff:0:93.184.215.14",
+        "64:ff9b::8.8.8.8",
+    ] {
+        assert_eq!(AddressClass::of(ip(addr)), None, "{addr}");
+    }
+    assert_eq!(
+        AddressClass::of(ip("::ffff:8.8.8.8")),
+        Some(AddressClass::Ipv4Mapped)
+    );
+    assert_eq!(
+        AddressClass::of(ip("64:ff9b:1::8.8.8.8")),
+        Some(AddressClass::Private)
+    );
+    // Just outside ::/8.
+    assert_eq!(AddressClass::of(ip("100::1")), Some(AddressClass::Reserved));
+    assert_eq!(AddressClass::of(ip("101::1")), None);
+}
+
 #[test]
 fn numeric_looking_hosts_are_ambiguous() {
     let guard = SsrfPolicy::default().allow(AddressClass::Loopback);
@@ -354,7 +418,116 @@ fn serde_round_trip() {
     );
 }
 
+/// The safe path: the addresses the caller's resolver returned go in, the
+/// socket addresses to connect to come out, all checked (one blocked answer
+/// refuses them all), with the URL's port.
+#[test]
+fn addresses_to_connect() {
+    use std::net::SocketAddr;
+    use webwire::webhook::{Endpoint, Scheme, Secret, Signer};
+
+    let guard = SsrfPolicy::default();
+    let url = guard.check_url("https://hooks.example.com/in").unwrap();
+    let sock = |s: &str| s.parse::<SocketAddr>().unwrap();
+    assert_eq!(
+        guard.connect_addrs(
+            &url,
+            [
+                ip("93.184.215.14"),
+                ip("2606:2800:21f::1"),
+                ip("93.184.215.14")
+            ]
+        ),
+        Ok(vec![
+            sock("93.184.215.14:443"),
+            sock("[2606:2800:21f::1]:443")
+        ])
+    );
+    assert_eq!(
+        guard.connect_addrs(&url, [ip("93.184.215.14"), ip("::ffff:0:127.0.0.1")]),
+        Err(SsrfError::BlockedAddress {
+            ip: ip("::ffff:0:127.0.0.1"),
+            class: AddressClass::Loopback
+        })
+    );
+    assert_eq!(guard.connect_addrs(&url, []), Err(SsrfError::NoAddresses));
+    // The port comes from the URL, or its scheme's default.
+    let with_port = guard.check_url("https://hooks.example.com:8443/").unwrap();
+    assert_eq!(
+        guard.connect_addrs(&with_port, [ip("1.1.1.1")]),
+        Ok(vec![sock("1.1.1.1:8443")])
+    );
+    let http = SsrfPolicy::default().allow_http();
+    let plain = http.check_url("http://hooks.example.com/").unwrap();
+    assert_eq!(
+        http.connect_addrs(&plain, [ip("1.1.1.1")]),
+        Ok(vec![sock("1.1.1.1:80")])
+    );
+    // An IP literal is the one address to connect to, whatever a resolver
+    // said; the URL itself is checked again.
+    let literal = guard
+        .check_url("https://[2606:4700:4700::1111]:8443/")
+        .unwrap();
+    assert_eq!(
+        guard.connect_addrs(&literal, [ip("10.0.0.1")]),
+        Ok(vec![sock("[2606:4700:4700::1111]:8443")])
+    );
+    let local: http::Uri = "https://127.0.0.1/".parse().unwrap();
+    assert!(guard.connect_addrs(&local, [ip("8.8.8.8")]).is_err());
+    let ftp: http::Uri = "ftp://hooks.example.com/".parse().unwrap();
+    assert!(guard.connect_addrs(&ftp, [ip("8.8.8.8")]).is_err());
+
+    // An endpoint remembers its policy: resolve its host, check, connect.
+    let scheme = Scheme::standard();
+    let signer = Signer::new(
+        scheme.clone(),
+        Secret::parse(&scheme, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(),
+    )
+    .unwrap();
+    let endpoint = Endpoint::new("ep", "https://[::1]:9000/in", signer.clone(), &guard);
+    assert!(endpoint.is_err());
+    let local_guard = SsrfPolicy::default().allow(AddressClass::Loopback);
+    let endpoint =
+        Endpoint::new("ep", "https://hooks.example.com/in", signer, &local_guard).unwrap();
+    assert_eq!(endpoint.host_and_port(), ("hooks.example.com", 443));
+    assert_eq!(
+        endpoint.connect_addrs([ip("127.0.0.1")]),
+        Ok(vec![sock("127.0.0.1:443")])
+    );
+    assert!(endpoint.connect_addrs([ip("10.0.0.1")]).is_err());
+}
+
 proptest! {
+    /// Every address in `::/8` outside the ranges carved out of it is
+    /// refused.
+    #[test]
+    fn reserved_slash_8_is_never_public(bits in any::<u128>()) {
+        let addr = std::net::Ipv6Addr::from(bits & (u128::MAX >> 8));
+        let s = addr.segments();
+        let carved_out = bits & (u128::MAX >> 8) <= 1
+            || (s[..5] == [0; 5] && s[5] == 0xffff)
+            || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+            || s[..3] == [0x64, 0xff9b, 1];
+        if !carved_out {
+            prop_assert_eq!(AddressClass::of(IpAddr::V6(addr)), Some(AddressClass::Reserved));
+        }
+    }
+
+    /// Translated addresses take the class of the embedded IPv4 address.
+    #[test]
+    fn translated_matches_v4(a in any::<u32>()) {
+        let [h0, h1, l0, l1] = a.to_be_bytes();
+        let translated = std::net::Ipv6Addr::new(
+            0, 0, 0, 0, 0xffff, 0,
+            u16::from_be_bytes([h0, h1]),
+            u16::from_be_bytes([l0, l1]),
+        );
+        prop_assert_eq!(
+            AddressClass::of(IpAddr::V6(translated)),
+            AddressClass::of(IpAddr::V4(std::net::Ipv4Addr::from(a)))
+        );
+    }
+
     /// Any string: no panic, and whatever passes is https with a host.
     #[test]
     fn check_url_is_total(url in "\\PC{0,60}", tail in "[0-9a-zA-Z.:\\[\\]@%/-]{0,30}") {

@@ -615,3 +615,362 @@ fn unusable_entries_beside_a_valid_one_are_skipped() {
         assert!(vs.verify(&h, BODY, TS).is_ok(), "{value:?}");
     }
 }
+
+/// Every way a secret or a signature could be written out.
+fn forms(raw: &[u8]) -> Vec<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let mut out = vec![
+        STANDARD.encode(raw),
+        STANDARD_NO_PAD.encode(raw),
+        URL_SAFE_NO_PAD.encode(raw),
+        hex.to_ascii_uppercase(),
+        format!("{raw:?}"),
+        format!("{raw:x?}"),
+        hex,
+    ];
+    if let Ok(text) = std::str::from_utf8(raw) {
+        out.push(text.to_owned());
+    }
+    // Truncated renderings give a forger a head start too.
+    let parts: Vec<String> = out
+        .iter()
+        .filter(|f| f.len() >= 24)
+        .flat_map(|f| [f[..16].to_owned(), f[f.len() - 16..].to_owned()])
+        .collect();
+    out.extend(parts);
+    out
+}
+
+/// The MACs (32 bytes) and Ed25519 signatures (64 bytes) a signature header
+/// carries, decoded.
+fn signatures_in(value: &str) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+    value
+        .split([' ', ','])
+        // `v1=…`, `sha256=…`, `v0=…` or the bare signature.
+        .flat_map(|t| [Some(t), t.split_once('=').map(|(_, s)| s)])
+        .flatten()
+        .filter_map(|token| {
+            let hex =
+                (token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())).then(|| {
+                    (0..32)
+                        .map(|i| u8::from_str_radix(&token[2 * i..2 * i + 2], 16).unwrap())
+                        .collect::<Vec<u8>>()
+                });
+            hex.or_else(|| STANDARD.decode(token).ok())
+                .or_else(|| STANDARD_NO_PAD.decode(token).ok())
+        })
+        .filter(|raw| raw.len() == 32 || raw.len() == 64)
+        .collect()
+}
+
+#[track_caller]
+fn assert_clean(what: &str, text: &str, needles: &[String]) {
+    for needle in needles {
+        assert!(
+            !text.contains(needle.as_str()),
+            "{what} shows `{needle}`: {text}"
+        );
+    }
+}
+
+/// Formats a value both ways, `{:?}` and `{:#?}`.
+fn debug_of(value: &impl std::fmt::Debug) -> String {
+    format!("{value:?}\n{value:#?}")
+}
+
+/// Formats an error every way: `{}`, `{:?}`, `{:#?}`, and its sources.
+fn error_of(error: &(impl std::error::Error + 'static)) -> String {
+    let mut out = format!("{error}\n{error:?}\n{error:#?}");
+    let mut source = error.source();
+    while let Some(s) = source {
+        out.push_str(&format!("\n{s}\n{s:?}"));
+        source = s.source();
+    }
+    out
+}
+
+/// No `Debug` output and no error message, of any type a sender or a
+/// receiver handles, shows a secret (as given, as raw bytes in hex or
+/// base64, or the start or end of either) or a signature that would verify
+/// (the one sent, or the one expected for a forged body).
+#[test]
+fn no_output_shows_a_secret_or_a_signature() {
+    use webwire::random::SeededRandom;
+    use webwire::webhook::{
+        Delivery, Endpoint, EndpointError, Event, SsrfError, SsrfPolicy, fan_out,
+    };
+
+    let cases: Vec<(Scheme, &str, Vec<u8>)> = {
+        use base64::Engine as _;
+        let standard_raw = base64::engine::general_purpose::STANDARD
+            .decode(SECRET.strip_prefix("whsec_").unwrap())
+            .unwrap();
+        vec![
+            (Scheme::standard(), SECRET, standard_raw.clone()),
+            (Scheme::svix(), SECRET, standard_raw),
+            (
+                Scheme::stripe(),
+                "whsec_stripe_test_secret_1234",
+                b"whsec_stripe_test_secret_1234".to_vec(),
+            ),
+            (
+                Scheme::github(),
+                "github-webhook-secret-5678",
+                b"github-webhook-secret-5678".to_vec(),
+            ),
+            (
+                Scheme::slack(),
+                "8f742231b10e8888abcd99yyyzzz85a5",
+                b"8f742231b10e8888abcd99yyyzzz85a5".to_vec(),
+            ),
+            (
+                Scheme::shopify(),
+                "shpss_0123456789abcdef0123456789ab",
+                b"shpss_0123456789abcdef0123456789ab".to_vec(),
+            ),
+        ]
+    };
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    let mut needles: Vec<String> = Vec::new();
+    let mut push = |what: String, text: String| outputs.push((what, text));
+    let guard = SsrfPolicy::default();
+    let forged_body = br#"{"test": 1}"#;
+
+    for (scheme, text, raw) in &cases {
+        let name = scheme.name().to_owned();
+        let secret = Secret::parse(scheme, text).unwrap();
+        needles.extend(forms(raw));
+        needles.push((*text).to_owned());
+        if let Some(whsec) = secret.expose_whsec() {
+            needles.push(whsec.clone());
+        }
+        let signer = Signer::new(scheme.clone(), secret.clone()).unwrap();
+        let signed = signer.sign(ID, TS, BODY).unwrap();
+        let value = signed[scheme.signature_header()]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let sent = signatures_in(&value);
+        assert!(!sent.is_empty(), "{name}: {value}");
+        for sig in &sent {
+            needles.extend(forms(sig));
+        }
+        // What a forger would need for another body.
+        let forged = signer.sign(ID, TS, forged_body).unwrap();
+        let forged_value = forged[scheme.signature_header()].to_str().unwrap();
+        for sig in signatures_in(forged_value) {
+            needles.extend(forms(&sig));
+        }
+
+        push(format!("{name} secret"), debug_of(&secret));
+        push(format!("{name} signer"), debug_of(&signer));
+        push(format!("{name} signed headers"), debug_of(&signed));
+        let request = signer
+            .request("https://hooks.example.com/in", ID, TS, BODY.to_vec())
+            .unwrap();
+        push(format!("{name} signed request"), debug_of(&request));
+        let verifier = Verifier::new(scheme.clone(), secret.clone())
+            .unwrap()
+            .with_secret(Secret::from_bytes(b"another secret, for rotation").unwrap())
+            .unwrap();
+        push(format!("{name} verifier"), debug_of(&verifier));
+        let headers = request.headers();
+        let verified = verifier.verify(headers, BODY, TS).unwrap();
+        push(format!("{name} verified"), debug_of(&verified));
+        let mut replay = InMemoryReplayGuard::new(verifier.tolerance(), 100);
+        let admission = verifier
+            .verify_and_claim(headers, BODY, TS, &mut replay)
+            .unwrap();
+        push(format!("{name} admission"), debug_of(&admission));
+        if let Admission::Process(claim) = admission {
+            claim.commit(&mut replay, TS);
+        }
+        push(format!("{name} replay guard"), debug_of(&replay));
+        let again = verifier
+            .verify_and_claim(headers, BODY, TS, &mut replay)
+            .unwrap();
+        push(format!("{name} duplicate"), debug_of(&again));
+
+        // Every verification error that can be provoked with this scheme.
+        let mut errors: Vec<VerifyError> = vec![
+            verifier.verify(headers, forged_body, TS).unwrap_err(),
+            verifier.verify(&HeaderMap::new(), BODY, TS).unwrap_err(),
+        ];
+        if scheme.has_timestamp() {
+            errors.push(verifier.verify(headers, BODY, TS + 86_400).unwrap_err());
+            errors.push(verifier.verify(headers, BODY, TS - 86_400).unwrap_err());
+        }
+        let mut doubled = headers.clone();
+        doubled.append(
+            scheme.signature_header().clone(),
+            HeaderValue::from_static("x"),
+        );
+        errors.push(verifier.verify(&doubled, BODY, TS).unwrap_err());
+        let mut bad = headers.clone();
+        bad.insert(
+            scheme.signature_header().clone(),
+            HeaderValue::from_static("v9,abc"),
+        );
+        errors.push(verifier.verify(&bad, BODY, TS).unwrap_err());
+        bad.insert(
+            scheme.signature_header().clone(),
+            HeaderValue::from_static("v9,abc t=1"),
+        );
+        errors.push(verifier.verify(&bad, BODY, TS).unwrap_err());
+        bad.insert(
+            scheme.signature_header().clone(),
+            HeaderValue::from_bytes(b"v1,\xe9").unwrap(),
+        );
+        errors.push(verifier.verify(&bad, BODY, TS).unwrap_err());
+        if let Some(ts) = scheme.timestamp_header() {
+            let mut bad_ts = headers.clone();
+            bad_ts.insert(ts.clone(), HeaderValue::from_static("-1"));
+            errors.push(verifier.verify(&bad_ts, BODY, TS).unwrap_err());
+        }
+        let mut busy = InMemoryReplayGuard::new(verifier.tolerance(), 100);
+        let _held = verifier
+            .verify_and_claim(headers, BODY, TS, &mut busy)
+            .unwrap();
+        errors.push(
+            verifier
+                .verify_and_claim(headers, BODY, TS, &mut busy)
+                .unwrap_err(),
+        );
+        for e in &errors {
+            push(format!("{name} {e:?}"), error_of(e));
+        }
+
+        // Sender side: endpoints, fan-out, deliveries.
+        let endpoint = Endpoint::new(
+            "ep_1",
+            "https://hooks.example.com/in",
+            signer.clone(),
+            &guard,
+        )
+        .unwrap()
+        .with_filter("invoice.*")
+        .unwrap();
+        push(format!("{name} endpoint"), debug_of(&endpoint));
+        let event = Event::new(ID, "invoice.paid", std::str::from_utf8(BODY).unwrap());
+        let dispatched = fan_out([&endpoint], &event, TS).unwrap();
+        push(format!("{name} dispatch"), debug_of(&dispatched));
+        let delivery: Delivery = endpoint.delivery(
+            &event,
+            &RetryPolicy::default(),
+            TS,
+            &mut SeededRandom::new(1),
+        );
+        push(format!("{name} delivery"), debug_of(&delivery));
+        push(
+            format!("{name} endpoint request"),
+            debug_of(&endpoint.request(&event, TS).unwrap()),
+        );
+        let mut sign_errors = vec![
+            signer
+                .request("not a url", ID, TS, BODY.to_vec())
+                .unwrap_err(),
+        ];
+        if scheme.id_header().is_some() {
+            sign_errors.push(signer.sign("bad id", TS, BODY).unwrap_err());
+        }
+        for e in &sign_errors {
+            push(format!("{name} {e:?}"), error_of(e));
+        }
+        if !scheme.allows_several_signatures() {
+            let e = signer.clone().with_secret(secret.clone()).unwrap_err();
+            push(format!("{name} {e:?}"), error_of(&e));
+        }
+    }
+
+    // Secret errors, fed material close to the real secrets.
+    let mut secret_errors: Vec<SecretError> = vec![
+        Secret::parse(&Scheme::standard(), "whsec_").unwrap_err(),
+        Secret::parse(&Scheme::standard(), &format!("{SECRET}!")).unwrap_err(),
+        Secret::from_whsec(&format!("{}*", &SECRET[6..])).unwrap_err(),
+        Secret::from_bytes([]).unwrap_err(),
+    ];
+    #[cfg(not(feature = "ed25519"))]
+    secret_errors
+        .push(Secret::parse(&Scheme::standard(), &format!("whsk_{}", &SECRET[6..])).unwrap_err());
+    #[cfg(feature = "ed25519")]
+    {
+        let seed = "VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=";
+        let key = Secret::ed25519_signing(seed).unwrap();
+        let whsk = key.expose_whsk().unwrap();
+        {
+            use base64::Engine as _;
+            needles.extend(forms(
+                &base64::engine::general_purpose::STANDARD
+                    .decode(seed)
+                    .unwrap(),
+            ));
+        }
+        needles.push(whsk.clone());
+        let scheme = Scheme::standard();
+        let signer = Signer::new(scheme.clone(), key.clone()).unwrap();
+        let signed = signer.sign(ID, TS, BODY).unwrap();
+        let value = signed["webhook-signature"].to_str().unwrap().to_owned();
+        let sent = signatures_in(&value);
+        assert!(sent.iter().any(|s| s.len() == 64), "{value}");
+        for sig in &sent {
+            needles.extend(forms(sig));
+        }
+        let public = Secret::parse(&scheme, &key.ed25519_public_key().unwrap()).unwrap();
+        let verifier = Verifier::new(scheme.clone(), public.clone()).unwrap();
+        push("ed25519 secret".into(), debug_of(&key));
+        push("ed25519 public".into(), debug_of(&public));
+        push("ed25519 signer".into(), debug_of(&signer));
+        push("ed25519 signed".into(), debug_of(&signed));
+        push("ed25519 verifier".into(), debug_of(&verifier));
+        let e = verifier.verify(&signed, forged_body, TS).unwrap_err();
+        push(format!("ed25519 {e:?}"), error_of(&e));
+        secret_errors.push(Secret::ed25519_signing(&whsk[..whsk.len() - 4]).unwrap_err());
+        secret_errors.push(Secret::ed25519_public(&whsk[5..]).unwrap_err());
+        secret_errors.push(Signer::new(scheme, public).unwrap_err());
+        secret_errors.push(Verifier::new(Scheme::github(), key).unwrap_err());
+    }
+    for e in &secret_errors {
+        push(format!("{e:?}"), error_of(e));
+    }
+
+    // SSRF errors, some with a secret where a careless caller put one.
+    let ssrf_errors: Vec<SsrfError> = vec![
+        guard.check_url("not a url").unwrap_err(),
+        guard
+            .check_url(&format!("ftp://hooks.example.com/{SECRET}"))
+            .unwrap_err(),
+        guard
+            .check_url(&format!("https://user:{}@hooks.example.com/", &SECRET[6..]))
+            .unwrap_err(),
+        guard.check_url("https://exa$mple.com/").unwrap_err(),
+        guard.check_url("https://0x7f.1/").unwrap_err(),
+        guard.check_url("https://169.254.169.254/").unwrap_err(),
+        guard.check_resolved([]).unwrap_err(),
+    ];
+    for e in &ssrf_errors {
+        push(format!("{e:?}"), error_of(e));
+    }
+    let scheme = Scheme::standard();
+    let signer = Signer::new(scheme.clone(), Secret::parse(&scheme, SECRET).unwrap()).unwrap();
+    let endpoint_errors: Vec<EndpointError> = vec![
+        Endpoint::new("ep", "https://10.0.0.1/", signer.clone(), &guard).unwrap_err(),
+        Endpoint::new("ep", "https://hooks.example.com/", signer, &guard)
+            .unwrap()
+            .with_filter("in*voice")
+            .unwrap_err(),
+    ];
+    for e in &endpoint_errors {
+        push(format!("{e:?}"), error_of(e));
+    }
+
+    needles.sort();
+    needles.dedup();
+    assert!(outputs.len() > 60, "{}", outputs.len());
+    for (what, text) in &outputs {
+        assert_clean(what, text, &needles);
+    }
+}

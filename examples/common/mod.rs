@@ -30,6 +30,32 @@ pub fn flush<R: RandomSource>(
     }
 }
 
+/// Feeds `data` to the connection; whenever it stops taking input (too many
+/// events waiting, or a pong to hand out) the events go to `on_event` and
+/// the queued bytes are written before the rest is fed. True once the
+/// connection asks for the transport to be shut down.
+pub fn feed<R: RandomSource>(
+    stream: &mut TcpStream,
+    conn: &mut Connection<R>,
+    out: &mut Vec<u8>,
+    mut data: &[u8],
+    on_event: &mut impl FnMut(&mut Connection<R>, Event),
+) -> io::Result<bool> {
+    loop {
+        let used = conn.handle_data(Instant::now(), data);
+        data = &data[used..];
+        while let Some(event) = conn.poll_event() {
+            on_event(conn, event);
+        }
+        if flush(stream, conn, out)? {
+            return Ok(true);
+        }
+        if data.is_empty() {
+            return Ok(false);
+        }
+    }
+}
+
 /// Runs a connection over a blocking socket until it is over: feeds reads
 /// in, hands each event to `on_event` (which may send), writes what is
 /// queued, and honours the connection's timers through the read timeout.
@@ -41,7 +67,10 @@ pub fn drive<R: RandomSource>(
 ) -> io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut out = Vec::new();
-    conn.handle_data(Instant::now(), initial);
+    if feed(stream, conn, &mut out, initial, &mut on_event)? {
+        let _ = stream.shutdown(Shutdown::Both);
+        return Ok(());
+    }
     loop {
         while let Some(event) = conn.poll_event() {
             on_event(conn, event);
@@ -60,7 +89,12 @@ pub fn drive<R: RandomSource>(
         stream.set_read_timeout(timeout)?;
         match stream.read(&mut buf) {
             Ok(0) => conn.handle_eof(),
-            Ok(n) => conn.handle_data(Instant::now(), &buf[..n]),
+            Ok(n) => {
+                if feed(stream, conn, &mut out, &buf[..n], &mut on_event)? {
+                    let _ = stream.shutdown(Shutdown::Both);
+                    return Ok(());
+                }
+            }
             Err(e)
                 if matches!(
                     e.kind(),

@@ -105,10 +105,19 @@ pub async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     let random = SeededRandom::new(0); // servers never mask: never drawn on
     let mut conn = Connection::new(Role::Server, config, random, Instant::now());
     let (mut out, mut sent, mut done) = (Vec::new(), 0, false);
+    // Read bytes the connection has not taken yet (it stops taking input
+    // while events or a pong wait): usually none, so usually no allocation.
+    let mut unread = initial.to_vec();
     let timer = tokio::time::sleep_until(tokio::time::Instant::now());
     tokio::pin!(timer);
-    conn.handle_data(Instant::now(), initial);
     loop {
+        if !unread.is_empty() {
+            let used = conn.handle_data(Instant::now(), &unread);
+            unread.drain(..used);
+            if unread.is_empty() {
+                unread = Vec::new();
+            }
+        }
         while let Some(event) = conn.poll_event() {
             let _ = match event {
                 Event::Text(text) => conn.send_text(&text),
@@ -146,9 +155,15 @@ pub async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             // Backpressure: a peer that does not read stops being read.
-            if !done && out.len() - sent <= MAX_UNSENT {
+            if !unread.is_empty() {
+                // The connection has more to take once drained: go round.
+                moved = true;
+            } else if !done && out.len() - sent <= MAX_UNSENT {
                 let read = poll_read_shared(&mut io, cx, |read| match read {
-                    Ok(input) if !input.is_empty() => conn.handle_data(Instant::now(), input),
+                    Ok(input) if !input.is_empty() => {
+                        let used = conn.handle_data(Instant::now(), input);
+                        unread.extend_from_slice(&input[used..]);
+                    }
                     // End of stream or a broken socket: at most once more,
                     // while `out` still holds bytes.
                     _ => conn.handle_eof(),

@@ -279,3 +279,135 @@ pub fn decode_deflate(data: &[u8]) {
         assert!(code == 1002 || code == 1007 || code == 1009, "{e}");
     }
 }
+
+/// Reads little-endian integers off the front of the fuzz input.
+struct Bytes8<'a>(&'a [u8]);
+
+impl Bytes8<'_> {
+    fn u8(&mut self) -> u8 {
+        let (first, rest) = self.0.split_first().unwrap_or((&0, &[]));
+        self.0 = rest;
+        *first
+    }
+    fn u64(&mut self) -> u64 {
+        (0..8).fold(0, |acc, i| acc | u64::from(self.u8()) << (8 * i))
+    }
+    /// A size: small, near a boundary, or anything up to `usize::MAX`.
+    fn size(&mut self) -> usize {
+        match self.u8() % 4 {
+            0 => usize::from(self.u8()),
+            1 => usize::MAX - usize::from(self.u8()),
+            _ => self.u64() as usize,
+        }
+    }
+    fn duration(&mut self) -> std::time::Duration {
+        match self.u8() % 3 {
+            0 => std::time::Duration::MAX,
+            1 => std::time::Duration::from_millis(u64::from(self.u8())),
+            _ => std::time::Duration::from_secs(self.u64()),
+        }
+    }
+}
+
+/// Any configuration, any input: a `Connection` built from arbitrary
+/// settings (limits, queue and buffer bounds, timeouts up to
+/// `Duration::MAX`, fragment sizes including 0, and with `deflate`
+/// permessage-deflate parameters set through their public fields to any
+/// value) never panics, takes no more input than it is given, keeps its
+/// event queue within the configured cap, and keeps its send buffer within
+/// its limit apart from control frames.
+pub fn connection_config(data: &[u8]) {
+    use std::time::{Duration, Instant};
+    use webwire::ws::{CloseCode, Config, Connection, Transmit};
+
+    let mut input = Bytes8(data);
+    let flags = input.u8();
+    let role = if flags & 1 == 0 {
+        Role::Server
+    } else {
+        Role::Client
+    };
+    let limits = Limits::default()
+        .with_max_frame_size(input.size())
+        .with_max_message_size(input.size());
+    let queue = input.size();
+    let send_buffer = input.size();
+    #[allow(unused_mut)]
+    let mut config = Config::default()
+        .with_limits(limits)
+        .with_auto_pong(flags & 2 == 0)
+        .with_fragment_size((flags & 4 != 0).then(|| input.size()))
+        .with_max_send_buffer(send_buffer)
+        .with_max_queued_events(queue)
+        .with_close_timeout(input.duration())
+        .with_ping_interval((flags & 8 != 0).then(|| input.duration()))
+        .with_idle_timeout((flags & 16 != 0).then(|| input.duration()));
+    #[cfg(feature = "deflate")]
+    if flags & 32 != 0 {
+        let offers =
+            webwire::ws::handshake::parse_extensions("permessage-deflate").expect("valid offer");
+        let (mut params, _) = webwire::ws::deflate::DeflateConfig::default()
+            .accept_offers(&offers)
+            .expect("accepted");
+        params.server_max_window_bits = input.u8();
+        params.client_max_window_bits = input.u8();
+        params.server_no_context_takeover = input.u8() & 1 == 1;
+        params.client_no_context_takeover = input.u8() & 1 == 1;
+        params.level = u32::from(input.u8());
+        params.threshold = usize::from(input.u8());
+        config = config.with_deflate(Some(params));
+    }
+    let chunk = usize::from(input.u8()) + 1;
+    let wire = input.0;
+
+    let start = Instant::now();
+    let mut now = start;
+    let mut conn = Connection::new(role, config, SeededRandom::new(9), now);
+    let mut out = Vec::new();
+    let text = "webwire ".repeat(usize::from(flags >> 6) * 40);
+    for (i, piece) in wire.chunks(chunk).enumerate() {
+        let mut rest = piece;
+        while !rest.is_empty() {
+            let used = conn.handle_data(now, rest);
+            assert!(used <= rest.len());
+            rest = &rest[used..];
+            let cap = queue.max(1);
+            let mut events = 0;
+            while conn.poll_event().is_some() {
+                events += 1;
+            }
+            assert!(events <= cap, "{events} events queued, cap {cap}");
+            // Commands of every kind; refusals are typed errors.
+            let _ = match i % 4 {
+                0 => conn.send_text(&text),
+                1 => conn.send_binary(text.as_bytes()),
+                2 => conn.send_ping(b"fuzz"),
+                _ => conn.send_pong(b""),
+            };
+            // Control frames (pongs, the close) may pass the limit by a
+            // frame each; data never does.
+            assert!(
+                conn.buffered_amount() <= send_buffer.saturating_add(3 * (14 + 125)),
+                "{} buffered, limit {send_buffer}",
+                conn.buffered_amount()
+            );
+            while let Transmit::Bytes(_) = conn.poll_transmit(&mut out) {
+                out.clear();
+            }
+            if used == 0 && !conn.is_input_blocked() {
+                panic!("no progress while not blocked");
+            }
+        }
+        now += Duration::from_millis(u64::from(piece[0]) * 10);
+        if conn.poll_timeout().is_some_and(|t| t <= now) {
+            conn.handle_timeout(now);
+        }
+    }
+    let _ = conn.close(now, CloseCode::NORMAL, "done");
+    conn.handle_timeout(now + Duration::from_secs(3600));
+    conn.handle_eof();
+    while conn.poll_event().is_some() {}
+    while let Transmit::Bytes(_) = conn.poll_transmit(&mut out) {
+        out.clear();
+    }
+}

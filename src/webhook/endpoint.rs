@@ -1,6 +1,6 @@
 //! Endpoints, event-type filters, fan-out and the SSRF guard.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use http::{Request, Uri};
 use serde::{Deserialize, Serialize};
@@ -13,10 +13,15 @@ use crate::random::RandomSource;
 /// Where a webhook goes: URL, signer (scheme and secrets), the event types it
 /// wants, whether it is enabled, and optionally its own retry policy.
 ///
-/// The URL is checked by an [`SsrfPolicy`] when the endpoint is built; check
-/// the addresses it resolves to with [`SsrfPolicy::check_resolved`] before
-/// connecting. `Endpoint` is not serialisable because it holds secrets:
-/// store its parts (the secret encrypted) and rebuild it.
+/// The URL is checked by an [`SsrfPolicy`] when the endpoint is built, and
+/// the endpoint keeps that policy for the second check, which only the
+/// caller can run since the library does no I/O: resolve
+/// [`host_and_port`](Self::host_and_port) with your resolver, pass the
+/// answers to [`connect_addrs`](Self::connect_addrs), and connect to one of
+/// the socket addresses it returns, never to the name again (a second
+/// lookup could answer differently: DNS rebinding). `Endpoint` is not
+/// serialisable because it holds secrets: store its parts (the secret
+/// encrypted) and rebuild it.
 ///
 /// ```
 /// use webwire::webhook::{fan_out, Endpoint, Event, Scheme, Secret, Signer, SsrfPolicy};
@@ -36,6 +41,15 @@ use crate::random::RandomSource;
 /// assert_eq!(requests.len(), 2);
 /// assert_eq!(requests[0].request.headers()["webhook-id"], "msg_1");
 ///
+/// // Before sending: resolve the host, keep only checked addresses.
+/// assert_eq!(billing.host_and_port(), ("billing.example.com", 443));
+/// let resolved: Vec<std::net::IpAddr> = vec!["93.184.215.14".parse()?]; // your resolver's answer
+/// let connect_to = billing.connect_addrs(resolved)?;
+/// assert_eq!(connect_to, ["93.184.215.14:443".parse()?]);
+/// // A rebinding answer is refused as a whole.
+/// let rebound: Vec<std::net::IpAddr> = vec!["93.184.215.14".parse()?, "127.0.0.1".parse()?];
+/// assert!(billing.connect_addrs(rebound).is_err());
+///
 /// let other = Event::new("msg_2", "customer.created", "{}");
 /// assert_eq!(fan_out([&billing, &audit], &other, 1_700_000_000)?.len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -48,6 +62,7 @@ pub struct Endpoint {
     filters: Vec<EventFilter>,
     enabled: bool,
     policy: Option<RetryPolicy>,
+    guard: SsrfPolicy,
 }
 
 /// Why an endpoint could not be built.
@@ -64,7 +79,8 @@ pub enum EndpointError {
 
 impl Endpoint {
     /// An enabled endpoint receiving every event type, once `url` passes
-    /// `guard`.
+    /// `guard`. The endpoint keeps `guard` to check the addresses the URL's
+    /// host resolves to ([`connect_addrs`](Self::connect_addrs)).
     pub fn new(
         id: impl Into<EndpointId>,
         url: &str,
@@ -78,6 +94,7 @@ impl Endpoint {
             filters: Vec::new(),
             enabled: true,
             policy: None,
+            guard: guard.clone(),
         })
     }
 
@@ -129,6 +146,38 @@ impl Endpoint {
     /// Its own retry policy, if any.
     pub fn policy(&self) -> Option<&RetryPolicy> {
         self.policy.as_ref()
+    }
+
+    /// The SSRF policy the URL passed, which
+    /// [`connect_addrs`](Self::connect_addrs) applies.
+    pub fn ssrf_policy(&self) -> &SsrfPolicy {
+        &self.guard
+    }
+
+    /// What to resolve before connecting: the URL's host (an IPv6 literal
+    /// without its brackets) and port (the scheme's default, 443 or 80,
+    /// when the URL has none).
+    pub fn host_and_port(&self) -> (&str, u16) {
+        let host = self.url.host().unwrap_or_default();
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        (host, port_of(&self.url))
+    }
+
+    /// The socket addresses to connect to, given every address the URL's
+    /// host resolved to (the caller's resolver's answer, in its order):
+    /// [`SsrfPolicy::connect_addrs`] under the endpoint's own policy.
+    ///
+    /// This is the check to run before every connection: all the answers
+    /// must pass (one blocked address refuses them all), and the request
+    /// goes to one of the addresses returned, not to the name.
+    pub fn connect_addrs(
+        &self,
+        resolved: impl IntoIterator<Item = IpAddr>,
+    ) -> Result<Vec<SocketAddr>, SsrfError> {
+        self.guard.connect_addrs(&self.url, resolved)
     }
 
     /// Whether it wants events of `event_type`.
@@ -291,17 +340,21 @@ pub enum AddressClass {
     /// address (a mapped special address gets that address's class).
     Ipv4Mapped,
     /// Other special-purpose ranges: `192.0.0.0/24`, `192.88.99.0/24`,
-    /// `240.0.0.0/4`, IPv4-compatible `::a.b.c.d`, discard-only `100::/64`,
-    /// `2001::/23` (Teredo, ORCHID…).
+    /// `240.0.0.0/4`, `::/8` (IPv4-compatible `::a.b.c.d` and all of it but
+    /// `::`, `::1`, `::ffff:0:0/96`, `::ffff:0:0:0/96`, `64:ff9b::/96` and
+    /// `64:ff9b:1::/48`), discard-only `100::/64`, `2001::/23` (Teredo,
+    /// ORCHID…).
     Reserved,
 }
 
 impl AddressClass {
     /// The class of `ip`, or `None` for a public address.
     ///
-    /// IPv6 addresses that embed an IPv4 address (mapped, NAT64 `64:ff9b::/96`,
-    /// 6to4 `2002::/16`) take the class of the embedded address when it is
-    /// special.
+    /// IPv6 addresses that embed an IPv4 address take the class of the
+    /// embedded address when it is special: IPv4-mapped `::ffff:a.b.c.d`
+    /// (whose public addresses are [`Ipv4Mapped`](Self::Ipv4Mapped)),
+    /// IPv4-translated `::ffff:0:a.b.c.d` (RFC 2765), NAT64 `64:ff9b::/96`
+    /// and 6to4 `2002::/16` (whose public addresses are public).
     pub fn of(ip: IpAddr) -> Option<Self> {
         match ip {
             IpAddr::V4(v4) => Self::of_v4(v4),
@@ -343,10 +396,15 @@ impl AddressClass {
             [0, 0, 0, 0, 0, 0xffff, hi, lo] => {
                 Some(Self::of_v4(embedded(hi, lo)).unwrap_or(Self::Ipv4Mapped))
             }
-            // IPv4-compatible (deprecated) and the rest of ::/96.
-            [0, 0, 0, 0, 0, 0, _, _] => Some(Self::Reserved),
+            // IPv4-translated (RFC 2765 SIIT): a translator delivers it to
+            // the embedded address.
+            [0, 0, 0, 0, 0xffff, 0, hi, lo] => Self::of_v4(embedded(hi, lo)),
             [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Self::of_v4(embedded(hi, lo)),
             [0x64, 0xff9b, 1, ..] => Some(Self::Private),
+            // The rest of ::/8, reserved by the IETF (RFC 4291 §2.4):
+            // IPv4-compatible `::a.b.c.d` (deprecated), and everything not
+            // carved out above.
+            [first, ..] if first & 0xff00 == 0 => Some(Self::Reserved),
             [0x100, 0, 0, 0, ..] => Some(Self::Reserved),
             [0x2001, 2, 0, ..] => Some(Self::Benchmarking),
             [0x2001, 0xdb8, ..] => Some(Self::Documentation),
@@ -401,12 +459,19 @@ pub enum SsrfError {
 /// The default is strict: `https` only, no user information, and no address
 /// outside the public internet (see [`AddressClass`]). Hosts that some
 /// resolver would read as a numeric IPv4 address (`2130706433`,
-/// `0177.0.0.1`, `0x7f.1`, `127.1`) are refused outright. Names are checked
-/// twice: the URL here, then every address it resolves to with
-/// [`check_resolved`](Self::check_resolved), right before connecting to
-/// one of exactly those addresses (so a DNS answer cannot change in
-/// between). Redirects must not be followed (the default
-/// [`Classification`](super::Classification) gives up on 3xx).
+/// `0177.0.0.1`, `0x7f.1`, `127.1`) are refused outright.
+///
+/// A name is checked twice: the URL with [`check_url`](Self::check_url)
+/// (which [`Endpoint::new`] runs), then, right before each connection, every
+/// address it resolves to. The library does no I/O, so the second check is
+/// the caller's to run, and the one that stops an attacker whose DNS
+/// answers with an internal address: hand your resolver's answer to
+/// [`connect_addrs`](Self::connect_addrs) (or
+/// [`Endpoint::connect_addrs`]), which returns the socket addresses that may
+/// be used, and connect to one of exactly those (never to the name again: a
+/// second lookup could answer differently). Without this check the guard
+/// only stops literal addresses. Redirects must not be followed (the
+/// default [`Classification`](super::Classification) gives up on 3xx).
 ///
 /// ```
 /// use std::net::IpAddr;
@@ -418,9 +483,12 @@ pub enum SsrfError {
 /// assert!(matches!(strict.check_url("https://[::ffff:127.0.0.1]/"), Err(SsrfError::BlockedAddress { .. })));
 /// assert!(matches!(strict.check_url("https://0x7f.1/"), Err(SsrfError::AmbiguousIpv4(_))));
 ///
-/// // After DNS: every address must pass.
-/// let resolved: [IpAddr; 2] = ["93.184.215.14".parse()?, "10.0.0.7".parse()?];
-/// assert!(strict.check_resolved(resolved).is_err());
+/// // After DNS: every address must pass; connect to what comes back.
+/// let url = strict.check_url("https://hooks.example.com/in")?;
+/// let resolved: [IpAddr; 1] = ["93.184.215.14".parse()?];
+/// assert_eq!(strict.connect_addrs(&url, resolved)?, ["93.184.215.14:443".parse()?]);
+/// let rebinding: [IpAddr; 2] = ["93.184.215.14".parse()?, "10.0.0.7".parse()?];
+/// assert!(strict.connect_addrs(&url, rebinding).is_err());
 ///
 /// // A local test setup.
 /// let local = SsrfPolicy::default().allow_http().allow(AddressClass::Loopback);
@@ -457,9 +525,18 @@ impl SsrfPolicy {
         self
     }
 
-    /// Checks an endpoint URL, returning it parsed.
+    /// Checks an endpoint URL, returning it parsed. Only literal addresses
+    /// are checked here; a name's addresses are checked by
+    /// [`connect_addrs`](Self::connect_addrs) once resolved.
     pub fn check_url(&self, url: &str) -> Result<Uri, SsrfError> {
         let uri: Uri = url.parse().map_err(|_| SsrfError::InvalidUrl)?;
+        self.check_uri(&uri)?;
+        Ok(uri)
+    }
+
+    /// The checks of [`check_url`](Self::check_url) on a parsed URL; the
+    /// host's address if it is a literal one.
+    fn check_uri(&self, uri: &Uri) -> Result<Option<IpAddr>, SsrfError> {
         let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
             return Err(SsrfError::InvalidUrl);
         };
@@ -471,18 +548,56 @@ impl SsrfPolicy {
         if authority.as_str().contains('@') {
             return Err(SsrfError::UserInfo);
         }
-        self.check_host(authority.host())?;
-        Ok(uri)
+        self.check_host(authority.host())
     }
 
-    /// Checks a URL's host: an IP literal by its class, a name by its shape.
-    fn check_host(&self, host: &str) -> Result<(), SsrfError> {
+    /// The socket addresses to connect to for `url`, given every address
+    /// its host resolved to (your resolver's answer, such as
+    /// `tokio::net::lookup_host` or `ToSocketAddrs` mapped to their IPs):
+    /// the safe way to open a webhook connection.
+    ///
+    /// `url` is checked again as by [`check_url`](Self::check_url), then
+    /// every resolved address as by [`check_resolved`](Self::check_resolved):
+    /// one blocked address refuses them all (an attacker's DNS can mix a
+    /// private address into a public answer), and an empty answer is
+    /// [`SsrfError::NoAddresses`]. The addresses come back in the
+    /// resolver's order without repeats, with the URL's port (or the
+    /// scheme's default, 443 or 80). Connect to one of them, not to the name
+    /// (another lookup could answer differently), and keep the name for TLS
+    /// and the `Host` header. If the URL's host is an IP literal, that
+    /// address is the only one returned and `resolved` is not looked at.
+    pub fn connect_addrs(
+        &self,
+        url: &Uri,
+        resolved: impl IntoIterator<Item = IpAddr>,
+    ) -> Result<Vec<SocketAddr>, SsrfError> {
+        let port = port_of(url);
+        if let Some(ip) = self.check_uri(url)? {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        let mut out: Vec<SocketAddr> = Vec::new();
+        for ip in resolved {
+            self.check_ip(ip)?;
+            let addr = SocketAddr::new(ip, port);
+            if !out.contains(&addr) {
+                out.push(addr);
+            }
+        }
+        if out.is_empty() {
+            return Err(SsrfError::NoAddresses);
+        }
+        Ok(out)
+    }
+
+    /// Checks a URL's host: an IP literal by its class (and returns it), a
+    /// name by its shape.
+    fn check_host(&self, host: &str) -> Result<Option<IpAddr>, SsrfError> {
         let invalid = || SsrfError::InvalidHost(host.to_owned());
         if let Some(inner) = host.strip_prefix('[') {
             let literal = inner.strip_suffix(']').ok_or_else(invalid)?;
             // Zone ids (`fe80::1%eth0`) do not parse, so they are refused too.
-            let ip: Ipv6Addr = literal.parse().map_err(|_| invalid())?;
-            return self.check_ip(IpAddr::V6(ip));
+            let ip = IpAddr::V6(literal.parse::<Ipv6Addr>().map_err(|_| invalid())?);
+            return self.check_ip(ip).map(|()| Some(ip));
         }
         let name = host.strip_suffix('.').unwrap_or(host);
         if name.is_empty()
@@ -500,15 +615,16 @@ impl SsrfPolicy {
         // host an IPv4 address, in whatever base its parts look like.
         let last = name.rsplit('.').next().unwrap_or(name);
         if is_numeric_label(last) {
-            let ip =
-                canonical_ipv4(name).ok_or_else(|| SsrfError::AmbiguousIpv4(host.to_owned()))?;
-            return self.check_ip(IpAddr::V4(ip));
+            let ip = IpAddr::V4(
+                canonical_ipv4(name).ok_or_else(|| SsrfError::AmbiguousIpv4(host.to_owned()))?,
+            );
+            return self.check_ip(ip).map(|()| Some(ip));
         }
         let lower = name.to_ascii_lowercase();
         if lower == "localhost" || lower.ends_with(".localhost") {
-            return self.check_class(IpAddr::V4(Ipv4Addr::LOCALHOST), AddressClass::Loopback);
+            self.check_class(IpAddr::V4(Ipv4Addr::LOCALHOST), AddressClass::Loopback)?;
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Checks one address, such as a resolved one or the peer of an open
@@ -530,7 +646,8 @@ impl SsrfPolicy {
 
     /// Checks every address a host resolved to: all must pass (otherwise
     /// an attacker's DNS could mix a private address in), and there must be
-    /// at least one.
+    /// at least one. [`connect_addrs`](Self::connect_addrs) does this and
+    /// also returns the socket addresses to use.
     pub fn check_resolved(
         &self,
         addresses: impl IntoIterator<Item = IpAddr>,
@@ -546,6 +663,19 @@ impl SsrfPolicy {
             Err(SsrfError::NoAddresses)
         }
     }
+}
+
+/// The URL's port, or its scheme's default (443, or 80 for `http`).
+fn port_of(url: &Uri) -> u16 {
+    url.port_u16().unwrap_or_else(|| {
+        match url
+            .scheme_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("http"))
+        {
+            true => 80,
+            false => 443,
+        }
+    })
 }
 
 /// Whether a label reads as a number to the WHATWG URL parser: decimal

@@ -4,6 +4,7 @@ use std::fmt;
 
 use hmac::{Hmac, KeyInit};
 use sha2::Sha256;
+use zeroize::Zeroizing;
 
 use super::codec;
 use super::scheme::{Scheme, SecretFormat};
@@ -17,7 +18,12 @@ const WHSK: &str = "whsk_";
 #[cfg(feature = "ed25519")]
 const WHPK: &str = "whpk_";
 
-/// A webhook signing secret or key. Its `Debug` output never shows the key.
+/// A webhook signing secret or key. Its `Debug` output never shows the key,
+/// and the key material is wiped from memory when it is dropped
+/// ([`zeroize::ZeroizeOnDrop`]): the key bytes, the HMAC state keyed with
+/// them, and Ed25519 signing keys. Copies the caller makes with
+/// [`expose_whsec`](Self::expose_whsec) or `expose_whsk` are the caller's
+/// to wipe.
 ///
 /// Usually an HMAC-SHA256 secret; with feature `ed25519`, also a Standard
 /// Webhooks v1a Ed25519 signing key (`whsk_…`, signs and verifies) or public
@@ -52,10 +58,14 @@ pub(crate) enum Key {
     /// The key bytes and the HMAC state already keyed with them, so each
     /// signature costs only the message's blocks.
     Hmac {
-        bytes: Box<[u8]>,
+        bytes: Zeroizing<Box<[u8]>>,
+        /// Wiped on drop too: hmac's and sha2's `zeroize` features make the
+        /// inner and outer SHA-256 states and the block buffer zeroize
+        /// themselves.
         keyed: Box<HmacSha256>,
     },
-    /// An Ed25519 signing key (can also verify).
+    /// An Ed25519 signing key (can also verify); ed25519-dalek's `zeroize`
+    /// feature wipes it on drop.
     #[cfg(feature = "ed25519")]
     Ed25519Signing(Box<ed25519_dalek::SigningKey>),
     /// An Ed25519 public key (verifies only).
@@ -73,7 +83,7 @@ impl Secret {
         let keyed = HmacSha256::new_from_slice(bytes).map_err(|_| SecretError::Empty)?;
         Ok(Self {
             key: Key::Hmac {
-                bytes: bytes.into(),
+                bytes: Zeroizing::new(bytes.into()),
                 keyed: Box::new(keyed),
             },
         })
@@ -109,20 +119,20 @@ impl Secret {
         if b64.is_empty() {
             return Err(SecretError::Empty);
         }
-        let bytes = codec::b64_secret(b64).ok_or(SecretError::InvalidBase64)?;
-        Self::from_bytes(bytes)
+        let bytes = Zeroizing::new(codec::b64_secret(b64).ok_or(SecretError::InvalidBase64)?);
+        Self::from_bytes(&*bytes)
     }
 
     /// A new random 32-byte HMAC secret.
     pub fn generate<R: RandomSource + ?Sized>(random: &mut R) -> Self {
-        let mut bytes = [0u8; 32];
-        random.fill_bytes(&mut bytes);
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        random.fill_bytes(&mut *bytes);
         // A 32-byte key: `from_bytes` cannot fail, but never panic anyway.
-        let keyed = HmacSha256::new_from_slice(&bytes)
+        let keyed = HmacSha256::new_from_slice(&*bytes)
             .unwrap_or_else(|_| <HmacSha256 as KeyInit>::new(&Default::default()));
         Self {
             key: Key::Hmac {
-                bytes: bytes.into(),
+                bytes: Zeroizing::new(Box::new(*bytes)),
                 keyed: Box::new(keyed),
             },
         }
@@ -190,11 +200,13 @@ impl Secret {
     /// (with or without the `whsk_` prefix).
     pub fn ed25519_signing(key: &str) -> Result<Self, SecretError> {
         let b64 = key.strip_prefix(WHSK).unwrap_or(key);
-        let bytes = codec::b64_secret(b64).ok_or(SecretError::InvalidBase64)?;
-        let seed: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| SecretError::InvalidEd25519Key)?;
+        let bytes = Zeroizing::new(codec::b64_secret(b64).ok_or(SecretError::InvalidBase64)?);
+        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
+            bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| SecretError::InvalidEd25519Key)?,
+        );
         Ok(Self {
             key: Key::Ed25519Signing(Box::new(ed25519_dalek::SigningKey::from_bytes(&seed))),
         })
@@ -218,8 +230,8 @@ impl Secret {
 
     /// A new random Ed25519 signing key.
     pub fn generate_ed25519<R: RandomSource + ?Sized>(random: &mut R) -> Self {
-        let mut seed = [0u8; 32];
-        random.fill_bytes(&mut seed);
+        let mut seed = Zeroizing::new([0u8; 32]);
+        random.fill_bytes(&mut *seed);
         Self {
             key: Key::Ed25519Signing(Box::new(ed25519_dalek::SigningKey::from_bytes(&seed))),
         }
@@ -255,6 +267,9 @@ impl Secret {
         }
     }
 }
+
+// Every field wipes itself on drop (see `Key`).
+impl zeroize::ZeroizeOnDrop for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -345,6 +360,37 @@ mod tests {
             Secret::parse(&Scheme::standard(), "whsk_AAAA").unwrap_err(),
             SecretError::Ed25519Disabled
         );
+    }
+
+    /// Key material is wiped on drop: the key bytes, the keyed HMAC state
+    /// (SHA-256 states and block buffer, through hmac's and sha2's `zeroize`
+    /// features) and Ed25519 signing keys (ed25519-dalek's).
+    #[test]
+    fn key_material_is_zeroized_on_drop() {
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop + ?Sized>() {}
+        zeroized_on_drop::<Secret>();
+        zeroized_on_drop::<Zeroizing<Box<[u8]>>>();
+        zeroized_on_drop::<sha2::Sha256>();
+        #[cfg(feature = "ed25519")]
+        zeroized_on_drop::<ed25519_dalek::SigningKey>();
+        // The bytes held are the key, behind the wiping wrapper.
+        let s = Secret::from_bytes(b"key").unwrap();
+        match &s.key {
+            Key::Hmac { bytes, .. } => {
+                let bytes: &Zeroizing<Box<[u8]>> = bytes;
+                assert_eq!(&bytes[..], b"key");
+            }
+            #[cfg(feature = "ed25519")]
+            _ => panic!(),
+        }
+        // Wiping leaves zeros (what `Drop` does).
+        let mut copy = match s.key.clone() {
+            Key::Hmac { bytes, .. } => bytes,
+            #[cfg(feature = "ed25519")]
+            _ => panic!(),
+        };
+        zeroize::Zeroize::zeroize(&mut *copy);
+        assert_eq!(&copy[..], [0, 0, 0]);
     }
 
     #[test]

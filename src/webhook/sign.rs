@@ -145,7 +145,12 @@ impl Signer {
                 }
             }
         }
-        headers.insert(scheme.signature_header.clone(), value(&out)?);
+        // A signature verifies for as long as the tolerance allows: marked
+        // sensitive, it shows as `Sensitive` in `Debug` output (the headers,
+        // the request, a `Dispatch`) and HPACK/QPACK never index it.
+        let mut signature = value(&out)?;
+        signature.set_sensitive(true);
+        headers.insert(scheme.signature_header.clone(), signature);
         Ok(headers)
     }
 

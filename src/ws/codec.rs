@@ -11,6 +11,10 @@ use super::utf8::Utf8Validator;
 use crate::Status;
 use crate::random::{RandomSource, SeededRandom};
 
+/// The most [`Decoder::decode_buf`] reserves in its buffer at a time for a
+/// frame still arriving (64 KiB).
+pub const IN_PLACE_RESERVE: usize = 64 * 1024;
+
 /// Which end of the connection this is. Clients mask what they send and
 /// expect unmasked frames; servers the reverse (RFC 6455 §5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -107,7 +111,8 @@ enum Assembly {
 /// header or payload may be split anywhere.
 ///
 /// * Limits are checked from each frame header, before any payload is
-///   buffered; a frame's payload is allocated once, when its header arrives.
+///   buffered. Buffers grow with the bytes that actually arrive (never from
+///   a length the peer announced) and never past the message limit.
 /// * Text is validated as its bytes arrive, even inside one frame, so invalid
 ///   UTF-8 fails at once (1007), not at the end of the message.
 /// * Each payload byte is copied once, from your input into the message,
@@ -235,8 +240,9 @@ impl Decoder {
     /// append them to the buffer and call again.
     ///
     /// A single-frame binary message is left in the buffer until it is
-    /// complete (room for it is reserved once, from its header), then
-    /// unmasked in place and split off without copying. Everything else is
+    /// complete, then unmasked in place and split off without copying. While
+    /// it arrives, at most [`IN_PLACE_RESERVE`] bytes of room are reserved
+    /// at a time, never the length its header announced. Everything else is
     /// taken in as it arrives, as [`decode`](Self::decode) does.
     ///
     /// ```
@@ -266,7 +272,9 @@ impl Decoder {
                     let len = header.payload_len as usize; // ≤ max_frame_size
                     let missing = (header_len + len).saturating_sub(buf.len());
                     if missing > 0 {
-                        buf.reserve(missing);
+                        // Room for what may arrive next, not for what the
+                        // header announced: the buffer grows as bytes come.
+                        buf.reserve(missing.min(IN_PLACE_RESERVE));
                         return Ok(None);
                     }
                     buf.advance(header_len);
@@ -355,11 +363,19 @@ impl Decoder {
             if self.compressed {
                 self.inflate_piece(piece, header.mask, offset, complete && header.fin)?;
             } else {
+                // The message so far is within max_message_size (checked).
+                let bound = usize::try_from(self.message_len).unwrap_or(usize::MAX);
                 match &mut self.message {
                     Some(Assembly::Text { text, utf8 }) => {
+                        if let Some(extra) = reserve_for(text.len(), text.capacity(), n, bound) {
+                            text.reserve_exact(extra);
+                        }
                         push_text(utf8, text, piece, header.mask, offset)?
                     }
                     Some(Assembly::Binary { data }) => {
+                        if let Some(extra) = reserve_for(data.len(), data.capacity(), n, bound) {
+                            data.reserve_exact(extra);
+                        }
                         push_unmasked(data, piece, header.mask, offset)
                     }
                     None => {}
@@ -402,21 +418,16 @@ impl Decoder {
             return Err(ProtocolError::ReservedBits(0b100));
         };
         let message = &mut self.message;
-        // Grow geometrically but never past the limit, so a bomb is refused
-        // having allocated about the limit, not twice it.
-        // (Text may hold up to 3 more bytes: a code point completed by the
-        // next piece.)
+        // Grow with the output but never past the limit, so a bomb is
+        // refused having allocated about the limit, not twice it. (Text may
+        // hold up to 3 more bytes: a code point completed by the next piece.)
         let room = |len: usize, cap: usize, more: usize, slack: usize| {
-            let needed = len + more + slack;
-            let ceiling = (max + slack).max(needed);
-            // Within a doubling of the limit: go straight to it, so the
-            // last growth step is not a tiny one that copies everything.
-            let next = if cap.saturating_mul(4) > ceiling {
-                ceiling
-            } else {
-                cap * 2
-            };
-            (needed > cap).then(|| next.clamp(needed, ceiling) - len)
+            reserve_for(
+                len,
+                cap,
+                more.saturating_add(slack),
+                max.saturating_add(slack),
+            )
         };
         let mut sink = |out: &[u8]| -> Result<(), InflateError> {
             match message {
@@ -531,7 +542,7 @@ impl Decoder {
                 }
                 _ => {}
             }
-            let total = self.message_len + header.payload_len;
+            let total = self.message_len.saturating_add(header.payload_len);
             if total > self.limits.max_message_size as u64 {
                 return Err(ProtocolError::MessageTooLarge {
                     len: total,
@@ -546,32 +557,46 @@ impl Decoder {
     /// data frames.
     fn begin_frame(&mut self, header: FrameHeader) -> &mut FrameInProgress {
         if !header.opcode.is_control() {
-            self.message_len += header.payload_len;
-            // Within max_frame_size, checked above.
-            let len = header.payload_len as usize;
+            self.message_len = self.message_len.saturating_add(header.payload_len);
             if header.opcode != OpCode::Continuation {
                 self.compressed = header.rsv & 0b100 != 0;
                 self.inflated = 0;
             }
-            match (header.opcode, &mut self.message) {
-                (OpCode::Text, _) => {
+            // Nothing is reserved from the announced length: buffers grow
+            // with the bytes that arrive (`reserve_for`).
+            match header.opcode {
+                OpCode::Text => {
                     self.message = Some(Assembly::Text {
-                        text: String::with_capacity(len),
+                        text: String::new(),
                         utf8: Utf8Validator::default(),
                     });
                 }
-                (OpCode::Binary, _) => {
-                    self.message = Some(Assembly::Binary {
-                        data: Vec::with_capacity(len),
-                    })
-                }
-                (_, Some(Assembly::Text { text, .. })) => text.reserve(len),
-                (_, Some(Assembly::Binary { data })) => data.reserve(len),
+                OpCode::Binary => self.message = Some(Assembly::Binary { data: Vec::new() }),
                 _ => {}
             }
         }
         self.frame.insert(FrameInProgress { header, done: 0 })
     }
+}
+
+/// How much more to reserve so that `more` bytes fit after `len` in a buffer
+/// of capacity `cap`, or `None` if they fit. Growth follows the bytes that
+/// arrived (at least doubling, so appends stay amortised) and never passes
+/// `bound`, the most the message may hold; within a doubling of it, it goes
+/// straight there so the last step is not a tiny one that copies everything.
+#[inline]
+fn reserve_for(len: usize, cap: usize, more: usize, bound: usize) -> Option<usize> {
+    let needed = len.saturating_add(more);
+    if needed <= cap {
+        return None;
+    }
+    let ceiling = bound.max(needed);
+    let next = if cap.saturating_mul(4) > ceiling {
+        ceiling
+    } else {
+        cap.saturating_mul(2)
+    };
+    Some(next.clamp(needed, ceiling) - len)
 }
 
 /// A whole text message: unmasked, validated and copied out in one pass.

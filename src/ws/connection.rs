@@ -35,11 +35,18 @@ pub struct Config {
     /// Split messages sent into frames of at most this many bytes (default:
     /// one frame per message).
     pub fragment_size: Option<usize>,
-    /// Most bytes waiting to be written (default 64 MiB). A send that would
-    /// exceed it fails with [`SendError::BufferFull`].
+    /// Most bytes waiting to be written, frame headers included (default
+    /// 64 MiB). A send that would exceed it fails with
+    /// [`SendError::BufferFull`].
     pub max_send_buffer: usize,
+    /// Most events waiting to be polled (default 256). Once reached,
+    /// [`Connection::handle_data`] stops taking input until they are
+    /// drained, so a flood of tiny frames cannot grow the queue.
+    pub max_queued_events: usize,
     /// How long to wait for the peer's close frame, or for the server to
-    /// close the transport, once closing has started (default 5 s).
+    /// close the transport, once closing has started (default 5 s). A
+    /// duration too long to represent as an `Instant` means no limit; the
+    /// same holds for the two timers below.
     pub close_timeout: Duration,
     /// Send a ping when nothing was received for this long (default off).
     pub ping_interval: Option<Duration>,
@@ -60,6 +67,7 @@ impl Default for Config {
             auto_pong: true,
             fragment_size: None,
             max_send_buffer: 64 << 20,
+            max_queued_events: DEFAULT_MAX_QUEUED_EVENTS,
             close_timeout: Duration::from_secs(5),
             ping_interval: None,
             idle_timeout: None,
@@ -88,6 +96,11 @@ impl Config {
     /// With this bound on bytes waiting to be written.
     pub const fn with_max_send_buffer(mut self, bytes: usize) -> Self {
         self.max_send_buffer = bytes;
+        self
+    }
+    /// With this bound on events waiting to be polled (at least 1).
+    pub const fn with_max_queued_events(mut self, events: usize) -> Self {
+        self.max_queued_events = events;
         self
     }
     /// With this close timeout.
@@ -200,6 +213,28 @@ pub enum Transmit {
     Shutdown,
 }
 
+/// Bytes on the wire for a message of `payload` bytes sent by `role` in
+/// frames of at most `size` bytes (RFC 6455 §5.2): each frame's header is
+/// 2 bytes, plus 2 or 8 for a longer length, plus 4 for a client's mask.
+fn wire_len(role: Role, payload: usize, size: usize) -> usize {
+    let header = |len: usize| {
+        let extended = match len {
+            0..=125 => 0,
+            126..=0xffff => 2,
+            _ => 8,
+        };
+        2 + extended + if role == Role::Client { 4 } else { 0 }
+    };
+    let size = size.max(1);
+    let full = payload / size;
+    let last = payload % size;
+    let mut total = payload.saturating_add(full.saturating_mul(header(size)));
+    if last > 0 || payload == 0 {
+        total = total.saturating_add(header(last));
+    }
+    total
+}
+
 /// A command the connection cannot carry out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -221,6 +256,10 @@ pub enum SendError {
     Encode(#[from] EncodeError),
 }
 
+/// How many events may wait to be polled by default: see
+/// [`Config::max_queued_events`].
+pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 256;
+
 /// The largest send buffer a connection keeps between messages (64 KiB):
 /// see [`Connection::poll_transmit`].
 pub const KEPT_SEND_BUFFER: usize = 64 * 1024;
@@ -230,7 +269,9 @@ pub const KEPT_SEND_BUFFER: usize = 64 * 1024;
 /// Drive it from any I/O:
 ///
 /// 1. Feed what you read with [`handle_data`](Self::handle_data), and
-///    [`handle_eof`](Self::handle_eof) when the transport ends.
+///    [`handle_eof`](Self::handle_eof) when the transport ends. It returns
+///    how much it took: when that is less than you gave it (events or a
+///    pong wait to be drained), do 2 and 3, then feed the rest.
 /// 2. Drain [`poll_event`](Self::poll_event) until `None`.
 /// 3. Drain [`poll_transmit`](Self::poll_transmit) and write what it appends;
 ///    on [`Transmit::Shutdown`], close the transport.
@@ -258,7 +299,7 @@ pub const KEPT_SEND_BUFFER: usize = 64 * 1024;
 /// client.send_text("hello")?;
 /// let mut wire = Vec::new();
 /// while let Transmit::Bytes(_) = client.poll_transmit(&mut wire) {}
-/// server.handle_data(now, &wire);
+/// assert_eq!(server.handle_data(now, &wire), wire.len());
 /// assert_eq!(server.poll_event(), Some(Event::Text("hello".into())));
 /// # Ok::<(), webwire::ws::SendError>(())
 /// ```
@@ -271,6 +312,9 @@ pub struct Connection<R> {
     state: State,
     /// Bytes waiting to be written.
     pending: Vec<u8>,
+    /// An automatic pong is in `pending`, not yet handed out: the next ping
+    /// waits (one pending control reply at a time, RFC 6455 §5.5.3).
+    pong_pending: bool,
     events: VecDeque<Queued>,
     /// Close once `pending` is written.
     shutdown: bool,
@@ -304,6 +348,7 @@ impl<R: RandomSource> Connection<R> {
             encoder: Encoder::new(role, random),
             state: State::Open,
             pending: Vec::new(),
+            pong_pending: false,
             events: VecDeque::new(),
             shutdown: false,
             input_done: false,
@@ -348,20 +393,57 @@ impl<R: RandomSource> Connection<R> {
 
     // ---- inputs ----
 
-    /// Takes bytes read from the transport at `now`. Events and replies
-    /// (pongs, close frames) are queued; drain them afterwards.
+    /// Takes bytes read from the transport at `now` and returns how many it
+    /// consumed. Events and replies (pongs, close frames) are queued; drain
+    /// them afterwards.
+    ///
+    /// It stops early, leaving the rest of `data` to you, when
+    /// [`Config::max_queued_events`] events wait to be polled, or after a
+    /// ping whose automatic pong has not yet been handed out by
+    /// [`poll_transmit`](Self::poll_transmit) (so at most one pong is ever
+    /// pending, and still every ping is answered). Then drain events and transmit, and
+    /// call again with the rest; [`is_input_blocked`](Self::is_input_blocked)
+    /// says whether that is needed first. Bounded memory against a peer
+    /// that floods tiny frames or pings without reading comes from this:
+    /// the driver stops reading, and the peer's writes stall.
     ///
     /// Bytes that follow the handshake in the same read belong here too.
-    /// After the peer's close frame or a failure, input is ignored.
-    pub fn handle_data(&mut self, now: Instant, mut data: &[u8]) {
+    /// After the peer's close frame or a failure, input is ignored (all of
+    /// it counts as consumed).
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use webwire::random::SeededRandom;
+    /// # use webwire::ws::{Config, Connection, Encoder, Event, Role, Transmit};
+    /// # let now = Instant::now();
+    /// # let mut conn = Connection::new(Role::Server, Config::default().with_max_queued_events(2), SeededRandom::new(0), now);
+    /// # let mut read = Vec::new();
+    /// # let mut peer = Encoder::new(Role::Client, SeededRandom::new(1));
+    /// # for _ in 0..5 { peer.encode_text("hi", &mut read); }
+    /// let mut input = &read[..];
+    /// let mut out = Vec::new();
+    /// while !input.is_empty() {
+    ///     let used = conn.handle_data(now, input);
+    ///     input = &input[used..];
+    ///     while let Some(event) = conn.poll_event() { /* handle it */ }
+    ///     while let Transmit::Bytes(_) = conn.poll_transmit(&mut out) { /* write `out` */ }
+    /// }
+    /// ```
+    #[must_use = "bytes not consumed must be fed again once events and transmit are drained"]
+    pub fn handle_data(&mut self, now: Instant, data: &[u8]) -> usize {
         if self.input_done || data.is_empty() {
-            return;
+            return data.len();
         }
         self.arm_keepalive(now);
-        while !data.is_empty() && !self.input_done {
-            match self.decoder.decode(data) {
+        let mut pos = 0;
+        while pos < data.len() && !self.input_done {
+            if self.is_input_blocked() {
+                return pos;
+            }
+            let rest = data.get(pos..).unwrap_or_default();
+            match self.decoder.decode(rest) {
                 Ok((used, message)) => {
-                    data = &data[used..];
+                    pos += used;
                     match message {
                         Some(m) => self.on_incoming(now, m),
                         None => break,
@@ -370,10 +452,24 @@ impl<R: RandomSource> Connection<R> {
                 Err(e) => {
                     self.input_done = true;
                     self.events.push_back(Queued::Failure(e));
-                    return;
+                    return data.len();
                 }
             }
         }
+        if self.input_done {
+            // Whatever follows a close frame is ignored: consumed.
+            return data.len();
+        }
+        pos
+    }
+
+    /// Whether [`handle_data`](Self::handle_data) would take no input now:
+    /// events must be polled first (the queue is at
+    /// [`Config::max_queued_events`]), or an automatic pong handed out by
+    /// [`poll_transmit`](Self::poll_transmit).
+    pub fn is_input_blocked(&self) -> bool {
+        !self.input_done
+            && (self.pong_pending || self.events.len() >= self.config.max_queued_events.max(1))
     }
 
     /// The transport's read side ended (the peer closed or reset it).
@@ -429,7 +525,7 @@ impl<R: RandomSource> Connection<R> {
             if self.state == State::Open {
                 let _ = self.encoder.encode_ping(b"webwire", &mut self.pending);
             }
-            self.next_ping = self.config.ping_interval.map(|i| now + i);
+            self.next_ping = self.config.ping_interval.and_then(|i| now.checked_add(i));
         }
     }
 
@@ -447,13 +543,13 @@ impl<R: RandomSource> Connection<R> {
 
     /// Queues a ping with up to 125 bytes of data.
     pub fn send_ping(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.check_can_send(data.len())?;
+        self.check_can_send(wire_len(self.role, data.len(), usize::MAX))?;
         Ok(self.encoder.encode_ping(data, &mut self.pending)?)
     }
 
     /// Queues a pong (an unsolicited pong is a heartbeat, RFC 6455 §5.5.3).
     pub fn send_pong(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.check_can_send(data.len())?;
+        self.check_can_send(wire_len(self.role, data.len(), usize::MAX))?;
         Ok(self.encoder.encode_pong(data, &mut self.pending)?)
     }
 
@@ -473,10 +569,20 @@ impl<R: RandomSource> Connection<R> {
         self.encoder
             .encode_close(Some(&CloseFrame::new(code, reason)), &mut self.pending)?;
         self.state = State::ClosingSent;
-        self.initiator = Some(Initiator::Local);
+        // The peer's close frame may already be queued, not yet polled: then
+        // it started closing, and ours is the reply.
+        let peer_first = self
+            .events
+            .iter()
+            .any(|q| matches!(q, Queued::PeerClose(_)));
+        self.initiator = Some(if peer_first {
+            Initiator::Peer
+        } else {
+            Initiator::Local
+        });
         self.next_ping = None;
         self.idle_deadline = None;
-        self.close_deadline = Some(now + self.config.close_timeout);
+        self.close_deadline = now.checked_add(self.config.close_timeout);
         Ok(())
     }
 
@@ -487,7 +593,14 @@ impl<R: RandomSource> Connection<R> {
     /// The peer's close frame and a protocol failure take effect when they
     /// are polled: until then, replies to earlier messages may still be sent.
     pub fn poll_event(&mut self) -> Option<Event> {
-        Some(match self.events.pop_front()? {
+        let Some(queued) = self.events.pop_front() else {
+            // A burst must not pin its queue to an idle connection.
+            if self.events.capacity() > 16 {
+                self.events = VecDeque::new();
+            }
+            return None;
+        };
+        Some(match queued {
             Queued::Event(event) => event,
             Queued::PeerClose(frame) => self.on_close(frame),
             Queued::Failure(err) => self.fail_protocol(err),
@@ -512,6 +625,7 @@ impl<R: RandomSource> Connection<R> {
             };
         }
         let n = self.pending.len();
+        self.pong_pending = false;
         if out.is_empty() {
             std::mem::swap(out, &mut self.pending);
         } else {
@@ -561,8 +675,10 @@ impl<R: RandomSource> Connection<R> {
         if self.state != State::Open {
             return Err(SendError::Closed);
         }
-        self.check_can_send(payload.len())?;
-        let size = self.config.fragment_size.unwrap_or(usize::MAX);
+        let size = self.config.fragment_size.unwrap_or(usize::MAX).max(1);
+        // Compressed output is never larger than the payload (otherwise the
+        // message goes out plain), so this bounds both.
+        self.check_can_send(wire_len(self.role, payload.len(), size))?;
         #[cfg(feature = "deflate")]
         if compress {
             if let Some(compressed) = self.deflater.as_mut().and_then(|d| d.compress(payload)) {
@@ -578,12 +694,14 @@ impl<R: RandomSource> Connection<R> {
         Ok(())
     }
 
-    fn check_can_send(&self, payload: usize) -> Result<(), SendError> {
+    /// Checks that a message of `wire` bytes on the wire (headers included)
+    /// may be queued.
+    fn check_can_send(&self, wire: usize) -> Result<(), SendError> {
         if self.shutdown || self.state == State::Closed {
             return Err(SendError::Closed);
         }
         let buffered = self.pending.len();
-        if buffered.saturating_add(payload) > self.config.max_send_buffer {
+        if buffered.saturating_add(wire) > self.config.max_send_buffer {
             return Err(SendError::BufferFull {
                 buffered,
                 limit: self.config.max_send_buffer,
@@ -599,9 +717,10 @@ impl<R: RandomSource> Connection<R> {
             Incoming::Ping(p) => {
                 // Answer while we may still send; under backpressure skip the
                 // pong (answering only the latest ping is allowed, §5.5.3).
-                let room = self.pending.len() + p.len() <= self.config.max_send_buffer;
+                let wire = wire_len(self.role, p.len(), usize::MAX);
+                let room = self.pending.len().saturating_add(wire) <= self.config.max_send_buffer;
                 if self.config.auto_pong && self.state == State::Open && room {
-                    let _ = self.encoder.encode_pong(&p, &mut self.pending);
+                    self.pong_pending |= self.encoder.encode_pong(&p, &mut self.pending).is_ok();
                 }
                 self.events.push_back(Queued::Event(Event::Ping(p)));
             }
@@ -622,7 +741,7 @@ impl<R: RandomSource> Connection<R> {
                 let _ = self.encoder.encode_close(frame.as_ref(), &mut self.pending);
                 Initiator::Peer
             }
-            _ => Initiator::Local,
+            _ => self.initiator.unwrap_or(Initiator::Local),
         };
         self.initiator = Some(initiator);
         self.state = State::Closed;
@@ -635,7 +754,9 @@ impl<R: RandomSource> Connection<R> {
                 self.close_deadline = None;
             }
             // A client waits for the server to do so, for a while.
-            Role::Client => self.close_deadline = Some(self.last_now + self.config.close_timeout),
+            Role::Client => {
+                self.close_deadline = self.last_now.checked_add(self.config.close_timeout)
+            }
         }
         let (code, reason) = match frame {
             Some(f) => (f.code, f.reason),
@@ -669,7 +790,7 @@ impl<R: RandomSource> Connection<R> {
         if self.state != State::Open {
             return;
         }
-        self.next_ping = self.config.ping_interval.map(|i| now + i);
-        self.idle_deadline = self.config.idle_timeout.map(|t| now + t);
+        self.next_ping = self.config.ping_interval.and_then(|i| now.checked_add(i));
+        self.idle_deadline = self.config.idle_timeout.and_then(|t| now.checked_add(t));
     }
 }

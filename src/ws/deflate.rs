@@ -335,17 +335,23 @@ pub(crate) struct Deflater {
     window_bits: u8,
     reset_each_message: bool,
     state: Option<Box<Compress>>,
+    /// Test hook: fail the next compression after zlib took its input.
+    #[cfg(test)]
+    fail_after_input: bool,
 }
 
 impl Deflater {
     pub(crate) fn new(params: &DeflateParams, role: Role) -> Self {
         let (window_bits, reset_each_message) = params.sending(role);
         Self {
-            level: params.level,
+            // The fields are public: clamp here, where zlib would assert.
+            level: params.level.min(9),
+            window_bits: clamp_bits(window_bits),
             threshold: params.threshold,
-            window_bits,
             reset_each_message,
             state: None,
+            #[cfg(test)]
+            fail_after_input: false,
         }
     }
 
@@ -356,6 +362,29 @@ impl Deflater {
         if payload.len() < self.threshold || payload.is_empty() || self.window_bits < 9 {
             return None;
         }
+        let out = self.compress_flushed(payload);
+        match out {
+            Some(out) if out.len() <= payload.len() || payload.len() < 64 => {
+                if self.reset_each_message {
+                    self.state = None;
+                }
+                Some(out)
+            }
+            // Failed, or incompressible: the message goes out plain. The
+            // peer never sees these bytes in its window, so ours must forget
+            // them too: start afresh. (Tiny messages grow by a few bytes at
+            // most; they keep the context instead.)
+            _ => {
+                self.state = None;
+                None
+            }
+        }
+    }
+
+    /// Compresses `payload` with a sync flush, without the flush's tail;
+    /// `None` if zlib fails (the state then holds input the peer will
+    /// never see: the caller drops it).
+    fn compress_flushed(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
         let (level, bits) = (self.level, self.window_bits);
         let state = self.state.get_or_insert_with(|| {
             Box::new(Compress::new_with_window_bits(
@@ -378,6 +407,10 @@ impl Deflater {
                     FlushCompress::Sync,
                 )
                 .ok()?;
+            #[cfg(test)]
+            if std::mem::take(&mut self.fail_after_input) {
+                return None;
+            }
             // The flush is complete once all input is in and zlib stopped
             // before filling the buffer.
             if (state.total_in() - start_in) as usize == payload.len() && out.len() < out.capacity()
@@ -387,17 +420,6 @@ impl Deflater {
         }
         if out.ends_with(&TAIL) {
             out.truncate(out.len() - TAIL.len());
-        }
-        if out.len() > payload.len() && payload.len() >= 64 {
-            // Incompressible: send it plain. The peer never sees these bytes
-            // in its window, so ours must forget them too: start afresh.
-            // (Tiny messages grow by a few bytes at most; they keep the
-            // context instead.)
-            self.state = None;
-            return None;
-        }
-        if self.reset_each_message {
-            self.state = None;
         }
         Some(out)
     }
@@ -426,7 +448,7 @@ impl Inflater {
     pub(crate) fn new(params: &DeflateParams, role: Role) -> Self {
         let (window_bits, reset_each_message) = params.receiving(role);
         Self {
-            window_bits,
+            window_bits: clamp_bits(window_bits),
             reset_each_message,
             state: None,
         }
@@ -493,5 +515,67 @@ impl Inflater {
             self.state = None;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> DeflateParams {
+        DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+            level: 6,
+            threshold: 0,
+        }
+    }
+
+    fn inflate_all(inflater: &mut Inflater, data: &[u8]) -> Result<Vec<u8>, InflateError> {
+        let mut out = Vec::new();
+        let mut produced = 0;
+        let mut sink = |piece: &[u8]| {
+            out.extend_from_slice(piece);
+            Ok(())
+        };
+        inflater.inflate(data, &mut produced, u64::MAX, &mut sink)?;
+        inflater.end_message(&mut produced, u64::MAX, &mut sink)?;
+        Ok(out)
+    }
+
+    /// A message whose compression fails goes out plain; the compressor
+    /// must forget the input it already took, or the next message refers
+    /// to bytes the peer never saw.
+    #[test]
+    fn a_failed_compression_leaves_nothing_in_the_window() {
+        let text = "a message that compresses well, again and again. ".repeat(8);
+        let mut deflater = Deflater::new(&params(), Role::Client);
+        deflater.fail_after_input = true;
+        assert_eq!(deflater.compress(text.as_bytes()), None, "sent plain");
+        let next = deflater.compress(text.as_bytes()).expect("compressed");
+        // The peer's inflater saw only the plain message, never compressed data.
+        let mut peer = Inflater::new(&params(), Role::Server);
+        assert_eq!(inflate_all(&mut peer, &next), Ok(text.into_bytes()));
+    }
+
+    /// Window bits and levels out of range, set through the public fields,
+    /// are clamped instead of tripping zlib's assertions.
+    #[test]
+    fn out_of_range_parameters_do_not_panic() {
+        for bits in [0, 1, 8, 16, 200, u8::MAX] {
+            let mut p = params();
+            p.server_max_window_bits = bits;
+            p.client_max_window_bits = bits;
+            p.level = u32::MAX;
+            let mut deflater = Deflater::new(&p, Role::Client);
+            let text = "compressible text, compressible text, compressible text. ".repeat(4);
+            let packed = deflater.compress(text.as_bytes());
+            let mut peer = Inflater::new(&p, Role::Server);
+            if let Some(packed) = packed {
+                assert_eq!(inflate_all(&mut peer, &packed), Ok(text.into_bytes()));
+            }
+        }
     }
 }

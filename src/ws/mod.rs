@@ -25,10 +25,10 @@ mod utf8;
 pub mod arbitrary;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
-pub use codec::{Decoder, Encoder, Incoming, Limits, Role};
+pub use codec::{Decoder, Encoder, IN_PLACE_RESERVE, Incoming, Limits, Role};
 pub use connection::{
-    Config, Connection, ConnectionError, Event, Initiator, KEPT_SEND_BUFFER, SendError, State,
-    Transmit,
+    Config, Connection, ConnectionError, DEFAULT_MAX_QUEUED_EVENTS, Event, Initiator,
+    KEPT_SEND_BUFFER, SendError, State, Transmit,
 };
 pub use error::{EncodeError, ProtocolError};
 pub use frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};

@@ -1402,7 +1402,8 @@ fn echo_webwire(
         if chunk.is_empty() {
             break;
         }
-        conn.handle_data(now, chunk);
+        // Few messages per chunk: under the event cap, all of it is taken.
+        assert_eq!(conn.handle_data(now, chunk), chunk.len(), "webwire: input left");
         while let Some(event) = conn.poll_event() {
             match event {
                 Event::Text(s) => {

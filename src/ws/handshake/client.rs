@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
 
-use super::extensions::{ExtensionOffer, parse_extensions};
+use super::extensions::{ExtensionOffer, offers};
 use super::fields::{Field, has_token};
 use super::head::{HandshakeLimits, HeadReader, parse_response_head, write_headers};
 use super::server::Accepted;
@@ -71,9 +71,28 @@ impl ClientConfig {
         self
     }
 
-    /// An extra request header (such as `Authorization` or `Cookie`).
+    /// An extra request header (such as `Authorization` or `Cookie`), sent
+    /// after the handshake's own. The headers the request carries anyway
+    /// (`host`, `upgrade`, `connection`, `origin`, which
+    /// [`with_origin`](Self::with_origin) sets, and every `sec-websocket-*`,
+    /// set by [`with_protocols`](Self::with_protocols),
+    /// [`with_extension`](Self::with_extension) and the handshake itself) are
+    /// refused with [`HandshakeError::ReservedHeader`]: sent twice, they
+    /// would get the request refused (two `Host` lines are a 400, RFC 9112
+    /// §3.2) or misread. An invalid name or value is
+    /// [`HandshakeError::InvalidHeaderValue`].
+    ///
+    /// ```
+    /// use webwire::ws::handshake::{ClientConfig, HandshakeError};
+    ///
+    /// assert!(ClientConfig::new().with_header("cookie", "session=1").is_ok());
+    /// assert_eq!(
+    ///     ClientConfig::new().with_header("Host", "elsewhere.example").unwrap_err(),
+    ///     HandshakeError::ReservedHeader("Host".into())
+    /// );
+    /// ```
     pub fn with_header(mut self, name: &str, value: &str) -> Result<Self, HandshakeError> {
-        super::append_header(&mut self.headers, name, value)?;
+        super::append_extra_header(&mut self.headers, super::Side::Client, name, value)?;
         Ok(self)
     }
 
@@ -309,16 +328,22 @@ impl ClientHandshake {
             let value = value
                 .to_str()
                 .map_err(|_| HandshakeError::MalformedHeader("Sec-WebSocket-Extensions"))?;
-            for ext in parse_extensions(value)? {
+            // One offer at a time: the first the client did not make ends
+            // the check before the rest is even copied.
+            for ext in offers(value) {
+                let ext = ext?;
                 #[cfg(feature = "deflate")]
                 if let (Some(ours), true) = (
                     &self.config.deflate,
-                    ext.name
+                    ext.name()
                         .eq_ignore_ascii_case(crate::ws::deflate::PERMESSAGE_DEFLATE),
                 ) {
-                    if deflate.is_some() {
-                        return Err(HandshakeError::UnexpectedExtension(ext.to_string()));
+                    // One answer, with no more parameters than
+                    // permessage-deflate has.
+                    if deflate.is_some() || ext.param_count() > super::server::DEFLATE_PARAMS {
+                        return Err(HandshakeError::UnexpectedExtension(ext.as_str().to_owned()));
                     }
+                    let ext = ext.to_offer();
                     deflate = Some(ours.check_response(&ext)?);
                     extensions.push(ext);
                     continue;
@@ -327,11 +352,11 @@ impl ClientHandshake {
                     .config
                     .extensions
                     .iter()
-                    .any(|o| o.name.eq_ignore_ascii_case(&ext.name))
+                    .any(|o| o.name.eq_ignore_ascii_case(ext.name()))
                 {
-                    return Err(HandshakeError::UnexpectedExtension(ext.name));
+                    return Err(HandshakeError::UnexpectedExtension(ext.name().to_owned()));
                 }
-                extensions.push(ext);
+                extensions.push(ext.to_offer());
             }
         }
         Ok(ClientOutcome::Accepted(Accepted {
@@ -368,9 +393,7 @@ fn add_offers(headers: &mut HeaderMap, config: &ClientConfig) -> Result<(), Hand
         let list = offers.join(", ");
         headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, value(&list)?);
     }
-    for (name, v) in &config.headers {
-        headers.append(name, v.clone());
-    }
+    super::add_extra_headers(headers, &config.headers);
     Ok(())
 }
 

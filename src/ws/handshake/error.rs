@@ -39,6 +39,9 @@ pub enum HandshakeError {
     /// No Host header (HTTP/1.1), or no authority (HTTP/2, HTTP/3).
     #[error("missing Host")]
     MissingHost,
+    /// More than one `Host` line (HTTP/1.1): RFC 9112 §3.2 requires a 400.
+    #[error("more than one Host header")]
+    DuplicateHost,
     /// `Upgrade` does not list `websocket`.
     #[error("Upgrade header does not list websocket")]
     NotWebSocketUpgrade,
@@ -82,8 +85,9 @@ pub enum HandshakeError {
     /// A header value that is not valid in an `http` header.
     #[error("invalid header value for {0}")]
     InvalidHeaderValue(String),
-    /// An extra response header that the handshake writes itself
-    /// (`upgrade`, `connection`, `sec-websocket-*`).
+    /// An extra header that the handshake writes itself: `upgrade`,
+    /// `connection` and `sec-websocket-*` on both sides, and `host` and
+    /// `origin` in the client's request.
     #[error("header {0} is the handshake's own")]
     ReservedHeader(String),
 }

@@ -86,40 +86,119 @@ const TCHAR: [bool; 256] = {
 
 /// Parses one `Sec-WebSocket-Extensions` value into offers.
 pub fn parse_extensions(value: &str) -> Result<Vec<ExtensionOffer>, super::HandshakeError> {
-    let mut out = Vec::new();
-    parse_into(value, Some(&mut out))?;
-    Ok(out)
+    offers(value).map(|o| o.map(|o| o.to_offer())).collect()
 }
 
-/// Checks the syntax of a `Sec-WebSocket-Extensions` value without
-/// collecting the offers (a server that supports none still refuses
-/// malformed ones).
-pub(crate) fn check_extensions(value: &str) -> Result<(), super::HandshakeError> {
-    parse_into(value, None)
+/// The offers of one `Sec-WebSocket-Extensions` value, in order, each
+/// checked as it is reached and borrowed from the value: nothing is
+/// allocated until [`RawOffer::to_offer`]. After a malformed offer the
+/// iterator yields the error, then ends.
+pub(crate) fn offers(value: &str) -> Offers<'_> {
+    Offers {
+        value,
+        p: Parser {
+            s: value.as_bytes(),
+            i: 0,
+        },
+        done: false,
+    }
 }
 
-fn parse_into(
-    value: &str,
-    mut out: Option<&mut Vec<ExtensionOffer>>,
-) -> Result<(), super::HandshakeError> {
-    let err = || super::HandshakeError::MalformedHeader("Sec-WebSocket-Extensions");
-    let mut p = Parser {
-        s: value.as_bytes(),
-        i: 0,
-    };
-    let keep = out.is_some();
-    loop {
-        p.ows();
-        if p.eof() {
-            break;
-        }
-        if p.peek() == Some(b',') {
-            // Empty list elements are allowed (RFC 9110 §5.6.1).
+/// See [`offers`].
+#[derive(Debug)]
+pub(crate) struct Offers<'a> {
+    value: &'a str,
+    p: Parser<'a>,
+    done: bool,
+}
+
+/// One well-formed offer as it appears in the header: its name and the text
+/// of its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawOffer<'a> {
+    /// The whole offer, as sent (less the whitespace around it).
+    text: &'a str,
+    name: &'a str,
+    /// From just after the name to the end of the offer: `; a=1; b`.
+    params: &'a str,
+    param_count: usize,
+}
+
+impl<'a> RawOffer<'a> {
+    /// The offer as sent.
+    // Read by permessage-deflate negotiation only.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    pub(crate) fn as_str(&self) -> &'a str {
+        self.text
+    }
+
+    /// The extension token.
+    pub(crate) fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// How many parameters it has.
+    // Read by permessage-deflate negotiation only.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    pub(crate) fn param_count(&self) -> usize {
+        self.param_count
+    }
+
+    /// The offer as an [`ExtensionOffer`] (quoted values unescaped).
+    pub(crate) fn to_offer(self) -> ExtensionOffer {
+        let mut offer = ExtensionOffer::new(self.name);
+        let mut p = Parser {
+            s: self.params.as_bytes(),
+            i: 0,
+        };
+        // The parameters were checked when the offer was read.
+        loop {
+            p.ows();
+            if p.peek() != Some(b';') {
+                break;
+            }
             p.i += 1;
-            continue;
+            let Some((name, value)) = p.param() else {
+                break;
+            };
+            offer.params.push((text(name), value.map(Value::unescaped)));
         }
-        let name = p.token().ok_or_else(err)?;
-        let mut offer = keep.then(|| ExtensionOffer::new(text(name)));
+        offer
+    }
+}
+
+impl<'a> Iterator for Offers<'a> {
+    type Item = Result<RawOffer<'a>, super::HandshakeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.offer();
+        self.done = !matches!(next, Some(Ok(_)));
+        next
+    }
+}
+
+impl<'a> Offers<'a> {
+    fn offer(&mut self) -> Option<Result<RawOffer<'a>, super::HandshakeError>> {
+        let err = || super::HandshakeError::MalformedHeader("Sec-WebSocket-Extensions");
+        let p = &mut self.p;
+        loop {
+            p.ows();
+            match p.peek()? {
+                // Empty list elements are allowed (RFC 9110 §5.6.1).
+                b',' => p.i += 1,
+                _ => break,
+            }
+        }
+        let name_start = p.i;
+        if p.token().is_none() {
+            return Some(Err(err()));
+        }
+        let params_start = p.i;
+        let mut params_end = p.i;
+        let mut param_count = 0;
         loop {
             p.ows();
             match p.peek() {
@@ -130,45 +209,69 @@ fn parse_into(
                 }
                 Some(b';') => {
                     p.i += 1;
-                    p.ows();
-                    let pname = p.token().ok_or_else(err)?;
-                    p.ows();
-                    let value = if p.peek() == Some(b'=') {
-                        p.i += 1;
-                        p.ows();
-                        Some(if p.peek() == Some(b'"') {
-                            p.quoted(keep).ok_or_else(err)?
-                        } else {
-                            p.token()
-                                .map(|t| if keep { text(t) } else { String::new() })
-                                .ok_or_else(err)?
-                        })
-                    } else {
-                        None
-                    };
-                    if let Some(offer) = &mut offer {
-                        offer.params.push((text(pname), value));
+                    if p.param().is_none() {
+                        return Some(Err(err()));
                     }
+                    param_count += 1;
+                    params_end = p.i;
                 }
-                Some(_) => return Err(err()),
+                Some(_) => return Some(Err(err())),
             }
         }
-        if let (Some(out), Some(offer)) = (out.as_deref_mut(), offer) {
-            out.push(offer);
+        // Token characters and the delimiters around them are ASCII, so
+        // these are character boundaries.
+        match (
+            self.value.get(name_start..params_end),
+            self.value.get(name_start..params_start),
+            self.value.get(params_start..params_end),
+        ) {
+            (Some(text), Some(name), Some(params)) => Some(Ok(RawOffer {
+                text,
+                name,
+                params,
+                param_count,
+            })),
+            _ => Some(Err(err())),
         }
     }
-    Ok(())
 }
 
+/// A parameter value as it appears in the header.
+#[derive(Debug, Clone, Copy)]
+enum Value<'a> {
+    Token(&'a [u8]),
+    /// Between the quotes, escapes still in.
+    Quoted(&'a [u8]),
+}
+
+impl Value<'_> {
+    fn unescaped(self) -> String {
+        match self {
+            Value::Token(t) => text(t),
+            Value::Quoted(q) => {
+                let mut out = Vec::with_capacity(q.len());
+                let mut bytes = q.iter();
+                while let Some(&b) = bytes.next() {
+                    match b {
+                        b'\\' => out.extend(bytes.next()),
+                        _ => out.push(b),
+                    }
+                }
+                // Only ASCII backslashes were removed from UTF-8 text.
+                String::from_utf8(out)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
 }
 
 impl<'a> Parser<'a> {
-    fn eof(&self) -> bool {
-        self.i >= self.s.len()
-    }
     fn peek(&self) -> Option<u8> {
         self.s.get(self.i).copied()
     }
@@ -184,28 +287,42 @@ impl<'a> Parser<'a> {
         }
         self.s.get(start..self.i).filter(|t| !t.is_empty())
     }
-    /// A quoted string, unescaped; only checked (an empty `String` back)
-    /// unless `keep`.
-    fn quoted(&mut self, keep: bool) -> Option<String> {
+    /// One parameter after its `;`: `name` or `name=value`, with optional
+    /// whitespace around the `=`.
+    fn param(&mut self) -> Option<(&'a [u8], Option<Value<'a>>)> {
+        self.ows();
+        let name = self.token()?;
+        self.ows();
+        if self.peek() != Some(b'=') {
+            return Some((name, None));
+        }
+        self.i += 1;
+        self.ows();
+        let value = match self.peek() {
+            Some(b'"') => Value::Quoted(self.quoted()?),
+            _ => Value::Token(self.token()?),
+        };
+        Some((name, Some(value)))
+    }
+    /// A quoted string: what is between the quotes, escapes still in.
+    fn quoted(&mut self) -> Option<&'a [u8]> {
         self.i += 1; // opening quote
-        let mut out = Vec::new();
+        let start = self.i;
         loop {
-            let b = self.peek()?;
-            self.i += 1;
-            let b = match b {
-                b'"' => break,
-                b'\\' => {
-                    let escaped = self.peek()?;
+            match self.peek()? {
+                b'"' => {
+                    let inner = self.s.get(start..self.i)?;
                     self.i += 1;
-                    escaped
+                    return Some(inner);
                 }
-                _ => b,
-            };
-            if keep {
-                out.push(b);
+                b'\\' => {
+                    self.i += 1;
+                    self.peek()?;
+                    self.i += 1;
+                }
+                _ => self.i += 1,
             }
         }
-        String::from_utf8(out).ok()
     }
 }
 
@@ -246,6 +363,37 @@ mod tests {
         for b in 0..=255u8 {
             assert_eq!(is_tchar(b), expected(b), "{b:#x}");
         }
+    }
+
+    #[test]
+    fn raw_offers_are_borrowed_and_counted() {
+        let value = " , a ; x = 1 ;y=\"q,\\\"\" ,, b,c;z";
+        let raw: Vec<RawOffer<'_>> = offers(value).map(Result::unwrap).collect();
+        assert_eq!(
+            raw.iter()
+                .map(|o| (o.name(), o.param_count()))
+                .collect::<Vec<_>>(),
+            [("a", 2), ("b", 0), ("c", 1)]
+        );
+        assert_eq!(raw[0].as_str(), "a ; x = 1 ;y=\"q,\\\"\"");
+        assert_eq!(raw[1].as_str(), "b");
+        assert_eq!(
+            raw[0].to_offer(),
+            ExtensionOffer::new("a")
+                .with_param("x", Some("1"))
+                .with_param("y", Some("q,\""))
+        );
+        assert_eq!(
+            raw.iter().map(|o| o.to_offer()).collect::<Vec<_>>(),
+            parse_extensions(value).unwrap()
+        );
+        // The error comes where the offer is malformed, then nothing.
+        let mut it = offers("a, b c, d");
+        assert_eq!(it.next().map(|o| o.map(|o| o.name())), Some(Ok("a")));
+        assert!(matches!(it.next(), Some(Err(_))));
+        assert_eq!(it.next(), None);
+        assert_eq!(offers("").next(), None);
+        assert_eq!(offers(" ,, ").next(), None);
     }
 
     #[test]

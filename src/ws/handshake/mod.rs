@@ -88,17 +88,54 @@ pub(crate) fn accept_key_bytes(key: &[u8]) -> [u8; 28] {
     out
 }
 
-/// Appends a caller's extra header, checking its name and value.
-pub(crate) fn append_header(
+/// Which end of the handshake a configuration belongs to: each writes its
+/// own set of headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The upgrade request.
+    Client,
+    /// The `101` (or `200`) response.
+    Server,
+}
+
+/// Whether the handshake writes the header `name` (lower case, as
+/// `HeaderName` keeps it) itself on `side`, so that an extra header of that
+/// name would send it twice: `upgrade`, `connection` and every
+/// `sec-websocket-*` on both sides, and in the client's request also `host`
+/// and `origin` (set with [`ClientConfig::with_origin`]).
+fn is_reserved(name: &http::header::HeaderName, side: Side) -> bool {
+    let name = name.as_str();
+    matches!(name, "upgrade" | "connection")
+        || name.starts_with("sec-websocket-")
+        || (side == Side::Client && matches!(name, "host" | "origin"))
+}
+
+/// Checks a caller's extra header for `side` and appends it to `headers`:
+/// an invalid name or value is [`HandshakeError::InvalidHeaderValue`], a
+/// header the handshake writes itself [`HandshakeError::ReservedHeader`].
+/// Both configurations' `with_header` come here.
+pub(crate) fn append_extra_header(
     headers: &mut http::HeaderMap,
+    side: Side,
     name: &str,
     value: &str,
 ) -> Result<(), HandshakeError> {
     let bad = || HandshakeError::InvalidHeaderValue(name.to_owned());
     let header_name = http::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+    if is_reserved(&header_name, side) {
+        return Err(HandshakeError::ReservedHeader(name.to_owned()));
+    }
     let header_value = http::HeaderValue::from_str(value).map_err(|_| bad())?;
     headers.append(header_name, header_value);
     Ok(())
+}
+
+/// Adds the configured extra headers to a request or response, after the
+/// handshake's own (which they never repeat).
+pub(crate) fn add_extra_headers(out: &mut http::HeaderMap, extra: &http::HeaderMap) {
+    for (name, value) in extra {
+        out.append(name, value.clone());
+    }
 }
 
 #[cfg(test)]
@@ -117,6 +154,37 @@ mod tests {
         ] {
             assert_eq!(accept_key(key.as_bytes()), accept, "{key}");
         }
+    }
+
+    #[test]
+    fn reserved_names_by_side() {
+        use http::header::HeaderName;
+        for (name, client, server) in [
+            ("host", true, false),
+            ("origin", true, false),
+            ("upgrade", true, true),
+            ("connection", true, true),
+            ("sec-websocket-key", true, true),
+            ("sec-websocket-accept", true, true),
+            ("sec-websocket-x", true, true),
+            ("authorization", false, false),
+            ("x-host", false, false),
+            ("sec-websocket", false, false),
+        ] {
+            let name = HeaderName::from_static(name);
+            assert_eq!(is_reserved(&name, Side::Client), client, "{name}");
+            assert_eq!(is_reserved(&name, Side::Server), server, "{name}");
+        }
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(
+            append_extra_header(&mut headers, Side::Client, "bad name", "x"),
+            Err(HandshakeError::InvalidHeaderValue("bad name".into()))
+        );
+        assert_eq!(
+            append_extra_header(&mut headers, Side::Server, "x-ok", "\n"),
+            Err(HandshakeError::InvalidHeaderValue("x-ok".into()))
+        );
+        assert!(headers.is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Version, header};
 
-use super::extensions::{ExtensionOffer, check_extensions, parse_extensions};
+use super::extensions::{ExtensionOffer, RawOffer, offers};
 use super::fields::{Field, HeaderLookup, as_text, has_token, token_list};
 use super::head::RequestHead;
 use super::{HandshakeError, accept_key_bytes};
@@ -153,12 +153,7 @@ impl ServerConfig {
     /// handshake writes itself (`upgrade`, `connection`, `sec-websocket-*`)
     /// are refused with [`HandshakeError::ReservedHeader`].
     pub fn with_header(mut self, name: &str, value: &str) -> Result<Self, HandshakeError> {
-        let lower = name.to_ascii_lowercase();
-        if matches!(lower.as_str(), "upgrade" | "connection") || lower.starts_with("sec-websocket-")
-        {
-            return Err(HandshakeError::ReservedHeader(name.to_owned()));
-        }
-        super::append_header(&mut self.headers, name, value)?;
+        super::append_extra_header(&mut self.headers, super::Side::Server, name, value)?;
         Ok(self)
     }
 
@@ -195,14 +190,6 @@ impl ServerConfig {
                 select(&offered).filter(|p| offered.contains(&p.as_str()))
             }
         })
-    }
-
-    /// Whether permessage-deflate offers would be looked at.
-    fn wants_extensions(&self) -> bool {
-        #[cfg(feature = "deflate")]
-        return self.deflate.is_some();
-        #[cfg(not(feature = "deflate"))]
-        false
     }
 }
 
@@ -331,8 +318,12 @@ fn check_upgrade<'h>(
     if version < Version::HTTP_11 {
         return Err(HandshakeError::HttpVersion);
     }
-    if headers.first(Field::Host).is_none() {
-        return Err(HandshakeError::MissingHost);
+    // Exactly one Host line (RFC 9112 §3.2: none or several is a 400).
+    let mut hosts = headers.lines(Field::Host);
+    match (hosts.next(), hosts.next()) {
+        (None, _) => return Err(HandshakeError::MissingHost),
+        (Some(_), Some(_)) => return Err(HandshakeError::DuplicateHost),
+        (Some(_), None) => {}
     }
     if !has_token(headers, Field::Upgrade, "websocket") {
         return Err(HandshakeError::NotWebSocketUpgrade);
@@ -411,34 +402,73 @@ pub(crate) fn negotiate(
         return Err(HandshakeError::OriginRejected);
     }
     let protocol = config.choose_protocol(headers)?;
-    let mut offers = Vec::new();
-    for value in headers.lines(Field::Extensions) {
-        let value =
-            as_text(value).ok_or(HandshakeError::MalformedHeader("Sec-WebSocket-Extensions"))?;
-        // Malformed offers are refused; well-formed ones this server does
-        // not support are declined (and not even collected when it
-        // supports none).
-        if config.wants_extensions() {
-            offers.extend(parse_extensions(value)?);
-        } else {
-            check_extensions(value)?;
-        }
-    }
-    #[allow(unused_mut)]
     let mut negotiated = Negotiated {
         protocol,
         extensions: Vec::new(),
         #[cfg(feature = "deflate")]
         deflate: None,
     };
-    #[cfg(feature = "deflate")]
-    if let Some((params, response)) = config.deflate.and_then(|d| d.accept_offers(&offers)) {
-        negotiated.deflate = Some(params);
-        negotiated.extensions.push(response);
+    // Every offer is checked, in place: malformed ones are refused. Those
+    // this server does not support are declined without being copied.
+    let mut considered = 0;
+    for value in headers.lines(Field::Extensions) {
+        let value =
+            as_text(value).ok_or(HandshakeError::MalformedHeader("Sec-WebSocket-Extensions"))?;
+        for offer in offers(value) {
+            negotiated.consider(&offer?, config, &mut considered);
+        }
     }
-    #[cfg(not(feature = "deflate"))]
-    let _ = offers;
     Ok(negotiated)
+}
+
+impl Negotiated {
+    /// Agrees to `offer` if `config` supports it and nothing was agreed for
+    /// that extension yet: offers are tried in order, the first this server
+    /// can honour is taken (RFC 7692 §5.1). `considered` counts the ones
+    /// tried, which are the only ones copied.
+    #[cfg_attr(not(feature = "deflate"), allow(unused_variables))]
+    fn consider(&mut self, offer: &RawOffer<'_>, config: &ServerConfig, considered: &mut usize) {
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = config.deflate {
+            if self.deflate.is_none() && considers_deflate(offer, considered) {
+                let offer = offer.to_offer();
+                if let Some((params, response)) =
+                    deflate.accept_offers(std::slice::from_ref(&offer))
+                {
+                    self.deflate = Some(params);
+                    self.extensions.push(response);
+                }
+            }
+        }
+    }
+}
+
+/// At most this many permessage-deflate offers are looked at in one request
+/// (later ones are declined): clients send one to three, each a fallback
+/// for the one before. Together with [`DEFLATE_PARAMS`], this bounds the
+/// copies a request full of offers can cause.
+#[cfg(feature = "deflate")]
+const MAX_DEFLATE_OFFERS: usize = 4;
+
+/// permessage-deflate has four parameters (RFC 7692 §7.1); an offer with
+/// more repeats or invents one, and is declined (RFC 7692 §5.1).
+#[cfg(feature = "deflate")]
+pub(crate) const DEFLATE_PARAMS: usize = 4;
+
+/// Whether `offer` is a permessage-deflate offer worth trying, counting the
+/// ones tried in `considered`.
+#[cfg(feature = "deflate")]
+fn considers_deflate(offer: &RawOffer<'_>, considered: &mut usize) -> bool {
+    if !offer
+        .name()
+        .eq_ignore_ascii_case(crate::ws::deflate::PERMESSAGE_DEFLATE)
+        || offer.param_count() > DEFLATE_PARAMS
+        || *considered >= MAX_DEFLATE_OFFERS
+    {
+        return false;
+    }
+    *considered += 1;
+    true
 }
 
 /// Adds the chosen subprotocol, extensions and extra headers.
@@ -464,8 +494,6 @@ pub(crate) fn finish_response(
             .map_err(|_| HandshakeError::MalformedHeader("Sec-WebSocket-Extensions"))?;
         out.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
     }
-    for (name, value) in &config.headers {
-        out.append(name, value.clone());
-    }
+    super::add_extra_headers(out, &config.headers);
     Ok(())
 }

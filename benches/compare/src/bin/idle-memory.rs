@@ -374,7 +374,7 @@ impl Client {
                     SeededRandom::new(2),
                     Instant::now(),
                 );
-                client.handle_data(Instant::now(), reply);
+                assert_eq!(client.handle_data(Instant::now(), reply), reply.len());
                 match client.poll_event() {
                     Some(Event::Text(t)) if t == d.text && client.poll_event().is_none() => Ok(()),
                     other => Err(format!("{who}: reply decoded to {other:?}")),
@@ -426,7 +426,7 @@ fn state_webwire(c: &Client) -> (Kept, Vec<u8>) {
         SeededRandom::new(0),
         t,
     ));
-    conn.handle_data(t, &c.message);
+    assert_eq!(conn.handle_data(t, &c.message), c.message.len());
     while let Some(e) = conn.poll_event() {
         match e {
             Event::Text(s) => conn.send_text(&s).unwrap(),
