@@ -1,5 +1,6 @@
 //! An in-memory client/server pair with virtual time: every scenario runs
 //! with the bytes delivered whole, 1 byte at a time and in 7-byte pieces.
+#![cfg(feature = "ws")]
 
 use std::time::{Duration, Instant};
 

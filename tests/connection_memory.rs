@@ -1,6 +1,7 @@
 //! Heap held by an idle server connection, measured with a counting
 //! allocator: the published figure (README) is checked here. Also the number
 //! of allocations the handshake makes for hostile extension offers.
+#![cfg(feature = "ws")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

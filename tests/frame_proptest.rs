@@ -1,5 +1,6 @@
 //! Property tests: encode → decode round trips for arbitrary frames and
 //! message sequences, in both directions and any chunking.
+#![cfg(feature = "ws")]
 
 mod common;
 

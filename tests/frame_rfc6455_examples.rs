@@ -1,5 +1,6 @@
 //! RFC 6455 §5.7 examples, byte for byte, encoded and decoded (whole,
 //! 1 byte at a time and in random chunks).
+#![cfg(feature = "ws")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! One test per RFC 6455 §5 rule: the exact error and close code, with the
 //! input fed whole, 1 byte at a time and in random chunks.
+#![cfg(feature = "ws")]
 
 mod common;
 

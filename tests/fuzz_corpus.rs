@@ -1,5 +1,6 @@
 //! Replays the checked-in fuzz corpus (fuzz/corpus/<target>/) through the
 //! same invariant checks the fuzz targets assert.
+#![cfg(feature = "ws")]
 
 #[path = "../fuzz/fuzz_targets/checks.rs"]
 mod checks;

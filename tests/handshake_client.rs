@@ -1,5 +1,6 @@
 //! Client handshake (RFC 6455 §4.1) and the HTTP/2 / HTTP/3 extended
 //! CONNECT bootstrap (RFC 8441, RFC 9220), both roles.
+#![cfg(feature = "ws")]
 
 use webwire::Status;
 use webwire::random::{FixedRandom, SeededRandom};

@@ -3,6 +3,7 @@
 //! `write_response`): same response bytes, same agreement, same error, on
 //! real captures and on every mutation of them, under several server
 //! configurations, whole and one byte at a time.
+#![cfg(feature = "ws")]
 
 use std::path::Path;
 

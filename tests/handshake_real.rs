@@ -1,6 +1,7 @@
 //! Upgrade requests and responses captured from real peers (see
 //! tests/data/handshake/README.md): Chromium, Firefox, Python `websockets`,
 //! Node `ws` and libcurl (curl). Each is parsed whole and one byte at a time.
+#![cfg(feature = "ws")]
 
 use std::path::Path;
 

@@ -1,5 +1,6 @@
 //! Server handshake (RFC 6455 §4.2): incremental parsing, validation, every
 //! rejection path with its status, and linear cost.
+#![cfg(feature = "ws")]
 
 use http::StatusCode;
 use webwire::Status;

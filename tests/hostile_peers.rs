@@ -1,6 +1,7 @@
 //! Bounded under hostile peers and careless configuration: memory a peer
 //! can pin per connection (counting allocator with a peak), queues that stop
 //! growing, and settings that used to panic.
+#![cfg(feature = "ws")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};

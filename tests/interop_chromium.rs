@@ -11,6 +11,7 @@
 //! HTTP server in this test. It holds back an image until the script has
 //! posted its result to `/done`, so the load event, after which
 //! `--dump-dom` prints the DOM, comes only once the result is in the DOM.
+#![cfg(feature = "ws")]
 
 mod interop_support;
 

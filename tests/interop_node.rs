@@ -7,6 +7,7 @@
 //! with `npm install --prefix target/node-peers ws@VERSION`). Without them
 //! the tests print a notice and pass, except under CI (`CI` set), where they
 //! fail.
+#![cfg(feature = "ws")]
 
 mod interop_support;
 

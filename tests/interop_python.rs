@@ -6,6 +6,7 @@
 //! `python3`), which must have `websockets` installed (.ci/run pins the
 //! version in .ci/requirements.txt). Without it the tests print a
 //! notice and pass, except under CI (`CI` set), where they fail.
+#![cfg(feature = "ws")]
 
 mod interop_support;
 

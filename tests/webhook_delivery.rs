@@ -1,5 +1,6 @@
 //! Delivery state machine, endpoint health, fan-out and event filters; serde
 //! round trips and resuming from persisted state.
+#![cfg(feature = "webhook")]
 
 use proptest::prelude::*;
 use webwire::random::SeededRandom;

@@ -8,6 +8,7 @@
 //! something; an accepted request's timestamp is within the tolerance; and
 //! what `Signer` produces for this body verifies while a flipped body does
 //! not.
+#![cfg(feature = "webhook")]
 
 use http::{HeaderMap, HeaderValue, StatusCode};
 use webwire::webhook::{Scheme, Secret, Signer, Verifier, VerifyError};

@@ -1,6 +1,7 @@
 //! Retry policy: outcome classification, schedules and jitter bounds
 //! (property tests), Retry-After (RFC 9110 §10.2.3) vectors, serde round
 //! trips.
+#![cfg(feature = "webhook")]
 
 use http::{HeaderMap, HeaderValue, Response};
 use proptest::prelude::*;

@@ -1,6 +1,7 @@
 //! SSRF guard vectors: schemes, user information, IPv4 and IPv6 literals of
 //! every special range, IPv4-mapped and embedded forms, and hosts that some
 //! parser would read as a decimal, octal or hexadecimal IPv4 address.
+#![cfg(feature = "webhook")]
 
 use std::net::IpAddr;
 

@@ -1,4 +1,5 @@
 //! Published test vectors, byte for byte, for every built-in scheme.
+#![cfg(feature = "webhook")]
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use webwire::webhook::{CustomScheme, Encoding, Scheme, Secret, Signer, Verifier, VerifyError};

@@ -1,5 +1,6 @@
 //! Verification behaviour: rejections, tolerance, rotation, replay, `http`
 //! integration.
+#![cfg(feature = "webhook")]
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use webwire::webhook::{

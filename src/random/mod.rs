@@ -139,7 +139,8 @@ impl RandomSource for OsRandom {
 
 /// A deterministic generator (SplitMix64) for tests, fuzzing and
 /// reproducible retry schedules. Not for secrets.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SeededRandom {
     state: u64,
 }

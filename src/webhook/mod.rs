@@ -58,23 +58,23 @@
 //! calling an endpoint. The caller sends the requests, keeps the clock and
 //! stores the (serialisable) state, for example in an outbox table.
 
-pub(crate) mod codec;
 mod delivery;
 mod endpoint;
+mod event;
+mod header_value;
+mod health;
 mod replay;
 mod retry;
 mod scheme;
 mod secret;
 mod sign;
+mod ssrf;
 mod verify;
 
-pub use delivery::{
-    Attempt, DEFAULT_DISABLE_AFTER, Delivery, DeliveryError, DeliveryState, DisableReason,
-    EndpointHealth, EndpointId, Event, HealthStatus,
-};
-pub use endpoint::{
-    AddressClass, Dispatch, Endpoint, EndpointError, EventFilter, SsrfError, SsrfPolicy, fan_out,
-};
+pub use delivery::{Attempt, Delivery, DeliveryError, DeliveryState};
+pub use endpoint::{Dispatch, Endpoint, EndpointError, EventFilter, fan_out};
+pub use event::{EndpointId, Event};
+pub use health::{DEFAULT_DISABLE_AFTER, DisableReason, EndpointHealth, HealthStatus};
 pub use replay::{ClaimState, DEFAULT_CLAIM_LEASE, InMemoryReplayGuard, ReplayGuard, ReplayKey};
 pub use retry::{
     Classification, Decision, GiveUpReason, Jitter, Outcome, OutcomeClass, RetryPolicy, RetryState,
@@ -83,6 +83,7 @@ pub use retry::{
 pub use scheme::{CustomScheme, DEFAULT_TOLERANCE, Encoding, Scheme, SchemeError, SecretFormat};
 pub use secret::{Secret, SecretError};
 pub use sign::{DEFAULT_USER_AGENT, SignError, Signer};
+pub use ssrf::{AddressClass, SsrfError, SsrfPolicy};
 pub use verify::{Admission, Claim, Verified, Verifier, VerifyError};
 
 /// The system clock as unix seconds (0 if it reads before 1970).

@@ -11,6 +11,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::encoding;
+
 /// How long an in-progress claim blocks duplicates by default (seconds)
 /// when it is neither committed nor released (its processor crashed).
 pub const DEFAULT_CLAIM_LEASE: u64 = 60;
@@ -43,7 +45,7 @@ impl ReplayKey {
     pub(crate) fn for_digest(scope: &str, digest: &[u8; 32], timestamp: u64) -> Self {
         let mut key = String::with_capacity(8 + 64 + 1 + scope.len());
         key.push_str("sha256:");
-        super::codec::hex_encode(digest, &mut key);
+        encoding::hex_encode(digest, &mut key);
         key.push(' ');
         key.push_str(scope);
         Self { key, timestamp }

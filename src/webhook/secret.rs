@@ -6,8 +6,8 @@ use hmac::{Hmac, KeyInit};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use super::codec;
 use super::scheme::{Scheme, SecretFormat};
+use crate::encoding;
 use crate::random::RandomSource;
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
@@ -119,7 +119,7 @@ impl Secret {
         if b64.is_empty() {
             return Err(SecretError::Empty);
         }
-        let bytes = Zeroizing::new(codec::b64_secret(b64).ok_or(SecretError::InvalidBase64)?);
+        let bytes = Zeroizing::new(encoding::b64_secret(b64).ok_or(SecretError::InvalidBase64)?);
         Self::from_bytes(&*bytes)
     }
 
@@ -144,7 +144,7 @@ impl Secret {
         match &self.key {
             Key::Hmac { bytes, .. } => {
                 let mut s = String::from(WHSEC);
-                codec::b64_encode(bytes, &mut s);
+                encoding::b64_encode(bytes, &mut s);
                 Some(s)
             }
             #[cfg(feature = "ed25519")]
@@ -200,7 +200,7 @@ impl Secret {
     /// (with or without the `whsk_` prefix).
     pub fn ed25519_signing(key: &str) -> Result<Self, SecretError> {
         let b64 = key.strip_prefix(WHSK).unwrap_or(key);
-        let bytes = Zeroizing::new(codec::b64_secret(b64).ok_or(SecretError::InvalidBase64)?);
+        let bytes = Zeroizing::new(encoding::b64_secret(b64).ok_or(SecretError::InvalidBase64)?);
         let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
             bytes
                 .as_slice()
@@ -216,7 +216,7 @@ impl Secret {
     /// without the `whpk_` prefix). It verifies but cannot sign.
     pub fn ed25519_public(key: &str) -> Result<Self, SecretError> {
         let b64 = key.strip_prefix(WHPK).unwrap_or(key);
-        let bytes = codec::b64_secret(b64).ok_or(SecretError::InvalidBase64)?;
+        let bytes = encoding::b64_secret(b64).ok_or(SecretError::InvalidBase64)?;
         let raw: [u8; 32] = bytes
             .as_slice()
             .try_into()
@@ -242,7 +242,7 @@ impl Secret {
     pub fn ed25519_public_key(&self) -> Option<String> {
         let public = self.ed25519_verifying_key()?;
         let mut s = String::from(WHPK);
-        codec::b64_encode(public.as_bytes(), &mut s);
+        encoding::b64_encode(public.as_bytes(), &mut s);
         Some(s)
     }
 
@@ -252,7 +252,7 @@ impl Secret {
         match &self.key {
             Key::Ed25519Signing(k) => {
                 let mut s = String::from(WHSK);
-                codec::b64_encode(k.as_bytes(), &mut s);
+                encoding::b64_encode(k.as_bytes(), &mut s);
                 Some(s)
             }
             _ => None,

@@ -3,10 +3,10 @@
 use http::header::{CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 
-use super::codec;
 use super::scheme::{Encoding, Layout, Scheme, TimestampSource};
 use super::secret::{Secret, SecretError};
 use super::verify::check_key;
+use crate::encoding;
 
 /// The default `user-agent` of [`Signer::request`].
 pub const DEFAULT_USER_AGENT: &str = concat!("webwire/", env!("CARGO_PKG_VERSION"));
@@ -204,8 +204,8 @@ impl Signer {
                 Layout::Single { .. } => {}
             }
             match scheme.encoding {
-                Encoding::Hex => codec::hex_encode(&mac, out),
-                Encoding::Base64 => codec::b64_encode(&mac, out),
+                Encoding::Hex => encoding::hex_encode(&mac, out),
+                Encoding::Base64 => encoding::b64_encode(&mac, out),
             }
         } else {
             #[cfg(feature = "ed25519")]
@@ -230,7 +230,7 @@ impl Signer {
             // Signing with an in-memory key does not fail.
             if let Ok(sig) = key.try_sign(&message) {
                 out.push_str("v1a,");
-                codec::b64_encode(&sig.to_bytes(), out);
+                encoding::b64_encode(&sig.to_bytes(), out);
             }
         }
     }

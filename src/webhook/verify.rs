@@ -3,10 +3,11 @@
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
 use subtle::ConstantTimeEq as _;
 
-use super::codec;
+use super::header_value;
 use super::replay::{ClaimState, ReplayGuard, ReplayKey};
 use super::scheme::{DEFAULT_TOLERANCE, Encoding, Layout, Scheme, TimestampSource};
 use super::secret::{Secret, SecretError};
+use crate::encoding;
 
 /// At most this many entries are read from one signature header...
 const MAX_ENTRIES: usize = 32;
@@ -472,7 +473,7 @@ impl Verifier {
             Some(name) => {
                 let v = single_header(id_found, name)?;
                 // An id is one token: no spaces.
-                if !codec::is_visible_ascii(v.as_bytes()) {
+                if !header_value::is_visible_ascii(v.as_bytes()) {
                     return Err(VerifyError::InvalidHeaderValue(name.clone()));
                 }
                 Some(v)
@@ -492,7 +493,7 @@ impl Verifier {
         };
         let timestamp = match ts_bytes {
             Some(t) => {
-                let ts = codec::parse_timestamp(t).ok_or(VerifyError::InvalidTimestamp)?;
+                let ts = header_value::parse_timestamp(t).ok_or(VerifyError::InvalidTimestamp)?;
                 self.check_window(ts, now)?;
                 Some(ts)
             }
@@ -665,7 +666,7 @@ fn single_header<'a>(found: Found<'a>, name: &HeaderName) -> Result<&'a HeaderVa
         return Err(VerifyError::DuplicateHeader(name.clone()));
     }
     let bytes = value.as_bytes();
-    if bytes.is_empty() || !codec::is_visible_ascii_or_space(bytes) {
+    if bytes.is_empty() || !header_value::is_visible_ascii_or_space(bytes) {
         return Err(VerifyError::InvalidHeaderValue(name.clone()));
     }
     Ok(value)
@@ -711,12 +712,12 @@ fn parse_signatures<'a>(scheme: &Scheme, value: &'a [u8]) -> Result<Parsed<'a>, 
                     continue;
                 }
                 match version {
-                    b"v1" => match codec::b64_exact::<32>(sig) {
+                    b"v1" => match encoding::b64_exact::<32>(sig) {
                         Some(s) => candidates.push_hmac(s)?,
                         None => skip("v1 signature is not 32 bytes of base64"),
                     },
                     #[cfg(feature = "ed25519")]
-                    b"v1a" if scheme.asymmetric => match codec::b64_exact::<64>(sig) {
+                    b"v1a" if scheme.asymmetric => match encoding::b64_exact::<64>(sig) {
                         Some(s) => candidates.push_ed25519(s)?,
                         None => skip("v1a signature is not 64 bytes of base64"),
                     },
@@ -747,8 +748,8 @@ fn parse_signatures<'a>(scheme: &Scheme, value: &'a [u8]) -> Result<Parsed<'a>, 
                     }
                     b"t" => {}
                     b"v1" => match match scheme.encoding {
-                        Encoding::Hex => codec::hex_exact::<32>(val),
-                        Encoding::Base64 => codec::b64_exact::<32>(val),
+                        Encoding::Hex => encoding::hex_exact::<32>(val),
+                        Encoding::Base64 => encoding::b64_exact::<32>(val),
                     } {
                         Some(s) => candidates.push_hmac(s)?,
                         None => skip("v1 signature is empty, truncated or not hex"),
@@ -764,10 +765,10 @@ fn parse_signatures<'a>(scheme: &Scheme, value: &'a [u8]) -> Result<Parsed<'a>, 
                 return Err(VerifyError::MalformedSignature("empty signature"));
             }
             let s = match scheme.encoding {
-                Encoding::Hex => codec::hex_exact::<32>(sig).ok_or(
+                Encoding::Hex => encoding::hex_exact::<32>(sig).ok_or(
                     VerifyError::MalformedSignature("signature is not 64 hex digits"),
                 ),
-                Encoding::Base64 => codec::b64_exact::<32>(sig).ok_or(
+                Encoding::Base64 => encoding::b64_exact::<32>(sig).ok_or(
                     VerifyError::MalformedSignature("signature is not 32 bytes of base64"),
                 ),
             }?;

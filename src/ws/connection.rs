@@ -6,10 +6,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
-use super::codec::{Decoder, Encoder, Incoming, Limits, Role};
+use super::close_code::CloseCode;
+use super::close_frame::CloseFrame;
+use super::decoder::{Decoder, Incoming};
+use super::encoder::Encoder;
 use super::error::{EncodeError, ProtocolError};
 use super::frame::OpCode;
+use super::limits::Limits;
+use super::role::Role;
 use crate::random::RandomSource;
 
 /// Connection settings. Every buffer is bounded; the defaults suit a server
@@ -560,12 +564,7 @@ impl<R: RandomSource> Connection<R> {
         if self.state != State::Open {
             return Err(SendError::Closed);
         }
-        if !code.is_valid_on_wire() {
-            return Err(EncodeError::InvalidCloseCode(code.0).into());
-        }
-        if reason.len() > MAX_CLOSE_REASON {
-            return Err(EncodeError::CloseReasonTooLong(reason.len()).into());
-        }
+        // Checked (code, reason length) before anything is written.
         self.encoder
             .encode_close(Some(&CloseFrame::new(code, reason)), &mut self.pending)?;
         self.state = State::ClosingSent;

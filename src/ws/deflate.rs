@@ -22,8 +22,8 @@
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
-use super::codec::Role;
 use super::handshake::{ExtensionOffer, HandshakeError};
+use super::role::Role;
 
 /// The extension token.
 pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";

@@ -1,6 +1,6 @@
 //! WebSocket errors: whose fault, and which close code.
 
-use super::close::CloseCode;
+use super::close_code::CloseCode;
 
 /// The peer broke RFC 6455: the connection must be failed with
 /// [`close_code`](Self::close_code).

@@ -8,31 +8,39 @@
 //!   them in the client role.
 //! * [`apply_mask`], [`CloseCode`], [`CloseFrame`]: the building blocks.
 
-mod close;
-mod codec;
+mod close_code;
+mod close_frame;
 mod connection;
+mod decoder;
 #[cfg(feature = "deflate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
 pub mod deflate;
+mod encoder;
 mod error;
 mod frame;
 pub mod handshake;
+mod limits;
 mod mask;
+mod role;
 mod utf8;
 
 #[cfg(feature = "arbitrary")]
 #[cfg_attr(docsrs, doc(cfg(feature = "arbitrary")))]
 pub mod arbitrary;
 
-pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
-pub use codec::{Decoder, Encoder, IN_PLACE_RESERVE, Incoming, Limits, Role};
+pub use close_code::{CloseCode, MAX_CLOSE_REASON};
+pub use close_frame::CloseFrame;
 pub use connection::{
     Config, Connection, ConnectionError, DEFAULT_MAX_QUEUED_EVENTS, Event, Initiator,
     KEPT_SEND_BUFFER, SendError, State, Transmit,
 };
+pub use decoder::{Decoder, IN_PLACE_RESERVE, Incoming};
+pub use encoder::Encoder;
 pub use error::{EncodeError, ProtocolError};
 pub use frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
+pub use limits::Limits;
 pub use mask::apply_mask;
+pub use role::Role;
 
 /// A buffer that encoded bytes are appended to: `Vec<u8>` or `BytesMut`.
 ///

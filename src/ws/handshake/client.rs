@@ -5,7 +5,9 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, V
 
 use super::extensions::{ExtensionOffer, offers};
 use super::fields::{Field, has_token};
-use super::head::{HandshakeLimits, HeadReader, parse_response_head, write_headers};
+use super::head::HeadReader;
+use super::limits::HandshakeLimits;
+use super::response::{parse_response_head, write_headers};
 use super::server::Accepted;
 use super::{HandshakeError, accept_key};
 use crate::Status;

@@ -50,13 +50,18 @@ mod extensions;
 mod fields;
 mod h2;
 mod head;
+mod limits;
+mod request;
+mod response;
 mod server;
 
 pub use client::{ClientConfig, ClientHandshake, ClientOutcome};
 pub use error::HandshakeError;
 pub use extensions::{ExtensionOffer, parse_extensions};
 pub use h2::{EXTENDED_CONNECT_PROTOCOL, accept_extended_connect};
-pub use head::{HandshakeLimits, RequestHead, RequestParser, write_response};
+pub use limits::HandshakeLimits;
+pub use request::{RequestHead, RequestParser};
+pub use response::write_response;
 pub use server::{Accepted, Negotiated, OriginPolicy, ServerConfig, accept};
 
 use base64::Engine as _;

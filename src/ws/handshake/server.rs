@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Version, heade
 
 use super::extensions::{ExtensionOffer, RawOffer, offers};
 use super::fields::{Field, HeaderLookup, as_text, has_token, token_list};
-use super::head::RequestHead;
+use super::request::RequestHead;
 use super::{HandshakeError, accept_key_bytes};
 
 type OriginCheck = Arc<dyn Fn(Option<&str>) -> bool + Send + Sync>;
@@ -301,7 +301,7 @@ impl RequestHead<'_> {
         if !negotiated.extensions.is_empty() {
             out.extend_from_slice(b"\r\n");
         }
-        super::head::write_headers(&config.headers, out);
+        super::response::write_headers(&config.headers, out);
         Ok(negotiated)
     }
 }
@@ -352,7 +352,7 @@ fn websocket_key(headers: &impl HeaderLookup) -> Result<&[u8], HandshakeError> {
     };
     // Padded, canonical base64 of 16 bytes: 24 characters.
     let key = key.trim_ascii();
-    match key.len() == 24 && crate::webhook::codec::b64_exact::<16>(key).is_some() {
+    match key.len() == 24 && crate::encoding::b64_exact::<16>(key).is_some() {
         true => Ok(key),
         false => Err(HandshakeError::InvalidKey),
     }

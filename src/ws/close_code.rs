@@ -1,8 +1,6 @@
-//! Close codes and close frame payloads (RFC 6455 §5.5.1, §7.4).
+//! Close status codes (RFC 6455 §7.4).
 
 use std::fmt;
-
-use super::error::ProtocolError;
 
 /// A WebSocket close status code (RFC 6455 §7.4).
 ///
@@ -15,10 +13,9 @@ use super::error::ProtocolError;
 /// assert!(CloseCode(4000).is_valid_on_wire());
 /// assert!(!CloseCode::NO_STATUS_RECEIVED.is_valid_on_wire());
 /// ```
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
 pub struct CloseCode(pub u16);
 
 impl CloseCode {
@@ -83,70 +80,6 @@ impl fmt::Display for CloseCode {
 /// which are the code.
 pub const MAX_CLOSE_REASON: usize = 123;
 
-/// A close frame's code and reason.
-///
-/// ```
-/// use webwire::ws::{CloseCode, CloseFrame};
-///
-/// let frame = CloseFrame::new(CloseCode::NORMAL, "bye");
-/// let mut payload = Vec::new();
-/// frame.write_payload(&mut payload);
-/// assert_eq!(payload, b"\x03\xe8bye");
-/// assert_eq!(CloseFrame::parse(&payload), Ok(Some(frame)));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct CloseFrame {
-    /// The status code.
-    pub code: CloseCode,
-    /// The reason, at most [`MAX_CLOSE_REASON`] bytes of UTF-8.
-    pub reason: String,
-}
-
-impl CloseFrame {
-    /// A close frame with `code` and `reason`.
-    pub fn new(code: CloseCode, reason: impl Into<String>) -> Self {
-        Self {
-            code,
-            reason: reason.into(),
-        }
-    }
-
-    /// Parses and validates a received close payload.
-    ///
-    /// An empty payload means "no status" (`Ok(None)`). A 1-byte payload or a
-    /// code not allowed on the wire is a protocol error (1002); a reason that
-    /// is not UTF-8 is invalid payload data (1007).
-    pub fn parse(payload: &[u8]) -> Result<Option<Self>, ProtocolError> {
-        match payload {
-            [] => Ok(None),
-            [_] => Err(ProtocolError::InvalidClosePayload),
-            [hi, lo, reason @ ..] => {
-                let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
-                if !code.is_valid_on_wire() {
-                    return Err(ProtocolError::InvalidCloseCode(code.0));
-                }
-                let reason = simdutf8::basic::from_utf8(reason)
-                    .map_err(|_| ProtocolError::InvalidCloseReason)?;
-                Ok(Some(Self {
-                    code,
-                    reason: reason.to_owned(),
-                }))
-            }
-        }
-    }
-
-    /// Appends the wire payload (code, then reason) to `out`.
-    pub fn write_payload(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.code.0.to_be_bytes());
-        out.extend_from_slice(self.reason.as_bytes());
-    }
-
-    /// The wire payload length.
-    pub fn payload_len(&self) -> usize {
-        2 + self.reason.len()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,32 +98,5 @@ mod tests {
         ] {
             assert!(!valid(c), "{c} must be rejected");
         }
-    }
-
-    #[test]
-    fn parse_rules() {
-        assert_eq!(CloseFrame::parse(b""), Ok(None));
-        assert_eq!(
-            CloseFrame::parse(b"\x03"),
-            Err(ProtocolError::InvalidClosePayload)
-        );
-        assert_eq!(
-            CloseFrame::parse(b"\x03\xed"),
-            Err(ProtocolError::InvalidCloseCode(1005))
-        );
-        assert_eq!(
-            CloseFrame::parse(b"\x03\xe8\xff"),
-            Err(ProtocolError::InvalidCloseReason)
-        );
-        assert_eq!(
-            ProtocolError::InvalidCloseReason.close_code(),
-            CloseCode::INVALID_PAYLOAD
-        );
-        assert_eq!(
-            ProtocolError::InvalidCloseCode(5).close_code(),
-            CloseCode::PROTOCOL_ERROR
-        );
-        let f = CloseFrame::parse(b"\x0f\xa0caf\xc3\xa9").unwrap().unwrap();
-        assert_eq!(f, CloseFrame::new(CloseCode(4000), "café"));
     }
 }

@@ -1,71 +1,20 @@
-//! Message-level codec: a strict incremental [`Decoder`] and an [`Encoder`].
+//! The strict incremental [`Decoder`]: received bytes in, [`Incoming`]
+//! messages and control frames out.
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::OutBuffer;
-use super::close::{CloseFrame, MAX_CLOSE_REASON};
-use super::error::{EncodeError, ProtocolError};
+use super::close_frame::CloseFrame;
+use super::error::ProtocolError;
 use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
+use super::limits::Limits;
 use super::mask::{apply_mask, copy_masked, copy_masked_at, extend_masked};
+use super::role::Role;
 use super::utf8::Utf8Validator;
 use crate::Status;
-use crate::random::{RandomSource, SeededRandom};
 
 /// The most [`Decoder::decode_buf`] reserves in its buffer at a time for a
 /// frame still arriving (64 KiB).
 pub const IN_PLACE_RESERVE: usize = 64 * 1024;
-
-/// Which end of the connection this is. Clients mask what they send and
-/// expect unmasked frames; servers the reverse (RFC 6455 §5.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum Role {
-    /// The end that opened the connection.
-    Client,
-    /// The end that accepted it.
-    Server,
-}
-
-/// Size limits, checked against each frame header before any payload is
-/// buffered.
-///
-/// ```
-/// use webwire::ws::Limits;
-///
-/// let limits = Limits::default().with_max_message_size(1 << 20);
-/// assert_eq!(limits.max_frame_size, 16 << 20);
-/// assert_eq!(limits.max_message_size, 1 << 20);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[non_exhaustive]
-pub struct Limits {
-    /// Largest frame payload accepted (default 16 MiB).
-    pub max_frame_size: usize,
-    /// Largest message accepted, all fragments together (default 64 MiB).
-    pub max_message_size: usize,
-}
-
-impl Limits {
-    /// These limits with the frame limit set to `bytes`.
-    pub const fn with_max_frame_size(mut self, bytes: usize) -> Self {
-        self.max_frame_size = bytes;
-        self
-    }
-
-    /// These limits with the message limit set to `bytes`.
-    pub const fn with_max_message_size(mut self, bytes: usize) -> Self {
-        self.max_message_size = bytes;
-        self
-    }
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_frame_size: 16 << 20,
-            max_message_size: 64 << 20,
-        }
-    }
-}
 
 /// What the peer sent: a complete message or a control frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -291,43 +240,30 @@ impl Decoder {
         Ok(message)
     }
 
+    /// One pass of the decoding loop: a header, then a whole message (fast
+    /// path), a control frame, or a piece of a data frame, until a message
+    /// completes or the input runs out.
     fn decode_inner(&mut self, input: &[u8]) -> Result<(usize, Option<Incoming>), ProtocolError> {
         let mut pos = 0;
         loop {
-            let frame = match &mut self.frame {
-                Some(frame) => frame,
-                None => {
-                    let header = match self.read_header(&input[pos..])? {
-                        (used, Some(header)) => {
-                            pos += used;
-                            header
-                        }
-                        (_, None) => return Ok((input.len(), None)),
-                    };
-                    self.check_header(&header)?;
-                    // Fast path: a whole unfragmented message is in the input.
-                    let len = header.payload_len as usize; // ≤ max_frame_size
-                    let whole = header.fin
-                        && header.rsv == 0
-                        && self.message.is_none()
-                        && input.len() - pos >= len;
-                    if whole && matches!(header.opcode, OpCode::Text | OpCode::Binary) {
-                        let payload = &input[pos..pos + len];
-                        pos += len;
-                        let message = if header.opcode == OpCode::Text {
-                            Incoming::Text(whole_text(payload, header.mask)?)
-                        } else {
-                            let mut data = Vec::with_capacity(len);
-                            push_unmasked(&mut data, payload, header.mask, 0);
-                            Incoming::Binary(Bytes::from(data))
-                        };
-                        return Ok((pos, Some(message)));
+            if self.frame.is_none() {
+                let header = match self.read_header(&input[pos..])? {
+                    (used, Some(header)) => {
+                        pos += used;
+                        header
                     }
-                    self.begin_frame(header)
+                    (_, None) => return Ok((input.len(), None)),
+                };
+                self.check_header(&header)?;
+                if let Some(message) = whole_message(&header, input, &mut pos)? {
+                    return Ok((pos, Some(message)));
                 }
+                self.begin_frame(header);
+            }
+            let Some(frame) = &mut self.frame else {
+                continue;
             };
-            let header = frame.header;
-            let offset = frame.done as usize;
+            let (header, offset) = (frame.header, frame.done as usize);
             let avail = &input[pos..];
             let n = usize::try_from(frame.remaining()).map_or(avail.len(), |r| r.min(avail.len()));
             let piece = &avail[..n];
@@ -336,69 +272,97 @@ impl Decoder {
             pos += n;
 
             if header.opcode.is_control() {
-                if complete && self.control.is_empty() {
-                    // The whole payload is here: one copy, straight out.
-                    let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
-                    let payload = &mut payload[..n];
-                    match header.mask {
-                        // A whole payload starts at offset 0.
-                        Some(key) => copy_masked(payload, piece, key),
-                        None => payload.copy_from_slice(piece),
-                    }
-                    self.frame = None;
-                    return Ok((
-                        pos,
-                        Some(control(header.opcode, Bytes::copy_from_slice(payload))?),
-                    ));
-                }
-                push_unmasked(&mut self.control, piece, header.mask, offset);
-                if !complete {
-                    return Ok((pos, None));
-                }
-                self.frame = None;
-                let payload = Bytes::from(std::mem::take(&mut self.control));
-                return Ok((pos, Some(control(header.opcode, payload)?)));
+                return Ok((pos, self.control_piece(&header, piece, offset, complete)?));
             }
-
-            if self.compressed {
-                self.inflate_piece(piece, header.mask, offset, complete && header.fin)?;
-            } else {
-                // The message so far is within max_message_size (checked).
-                let bound = usize::try_from(self.message_len).unwrap_or(usize::MAX);
-                match &mut self.message {
-                    Some(Assembly::Text { text, utf8 }) => {
-                        if let Some(extra) = reserve_for(text.len(), text.capacity(), n, bound) {
-                            text.reserve_exact(extra);
-                        }
-                        push_text(utf8, text, piece, header.mask, offset)?
-                    }
-                    Some(Assembly::Binary { data }) => {
-                        if let Some(extra) = reserve_for(data.len(), data.capacity(), n, bound) {
-                            data.reserve_exact(extra);
-                        }
-                        push_unmasked(data, piece, header.mask, offset)
-                    }
-                    None => {}
-                }
-            }
+            self.data_piece(&header, piece, offset, complete)?;
             if !complete {
                 return Ok((pos, None));
             }
             self.frame = None;
-            if !header.fin {
-                continue;
-            }
-            self.message_len = 0;
-            let message = match self.message.take() {
-                Some(Assembly::Text { text, mut utf8 }) => {
-                    utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                    Incoming::Text(text)
+            if header.fin {
+                if let Some(message) = self.finish_message()? {
+                    return Ok((pos, Some(message)));
                 }
-                Some(Assembly::Binary { data }) => Incoming::Binary(Bytes::from(data)),
-                None => continue,
-            };
-            return Ok((pos, Some(message)));
+            }
         }
+    }
+
+    /// A piece of a control frame's payload: the frame once complete.
+    #[inline]
+    fn control_piece(
+        &mut self,
+        header: &FrameHeader,
+        piece: &[u8],
+        offset: usize,
+        complete: bool,
+    ) -> Result<Option<Incoming>, ProtocolError> {
+        if complete && self.control.is_empty() {
+            // The whole payload is here: one copy, straight out.
+            let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+            let payload = &mut payload[..piece.len()];
+            match header.mask {
+                // A whole payload starts at offset 0.
+                Some(key) => copy_masked(payload, piece, key),
+                None => payload.copy_from_slice(piece),
+            }
+            self.frame = None;
+            return control(header.opcode, Bytes::copy_from_slice(payload)).map(Some);
+        }
+        push_unmasked(&mut self.control, piece, header.mask, offset);
+        if !complete {
+            return Ok(None);
+        }
+        self.frame = None;
+        let payload = Bytes::from(std::mem::take(&mut self.control));
+        control(header.opcode, payload).map(Some)
+    }
+
+    /// A piece of a data frame's payload, into the message being assembled
+    /// (inflated first if the message is compressed).
+    #[inline]
+    fn data_piece(
+        &mut self,
+        header: &FrameHeader,
+        piece: &[u8],
+        offset: usize,
+        complete: bool,
+    ) -> Result<(), ProtocolError> {
+        if self.compressed {
+            return self.inflate_piece(piece, header.mask, offset, complete && header.fin);
+        }
+        // The message so far is within max_message_size (checked).
+        let bound = usize::try_from(self.message_len).unwrap_or(usize::MAX);
+        let n = piece.len();
+        match &mut self.message {
+            Some(Assembly::Text { text, utf8 }) => {
+                if let Some(extra) = reserve_for(text.len(), text.capacity(), n, bound) {
+                    text.reserve_exact(extra);
+                }
+                push_text(utf8, text, piece, header.mask, offset)
+            }
+            Some(Assembly::Binary { data }) => {
+                if let Some(extra) = reserve_for(data.len(), data.capacity(), n, bound) {
+                    data.reserve_exact(extra);
+                }
+                push_unmasked(data, piece, header.mask, offset);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The message whose final frame just completed.
+    #[inline]
+    fn finish_message(&mut self) -> Result<Option<Incoming>, ProtocolError> {
+        self.message_len = 0;
+        Ok(match self.message.take() {
+            Some(Assembly::Text { text, mut utf8 }) => {
+                utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                Some(Incoming::Text(text))
+            }
+            Some(Assembly::Binary { data }) => Some(Incoming::Binary(Bytes::from(data))),
+            None => None,
+        })
     }
 
     /// Unmasks and inflates a piece of a compressed message into the
@@ -579,6 +543,35 @@ impl Decoder {
     }
 }
 
+/// The fast path: a whole unfragmented, uncompressed message whose payload
+/// is all in `input` is decoded straight out of it, advancing `pos`.
+/// `None` for anything else (the frame is then received piece by piece).
+#[inline]
+fn whole_message(
+    header: &FrameHeader,
+    input: &[u8],
+    pos: &mut usize,
+) -> Result<Option<Incoming>, ProtocolError> {
+    let len = header.payload_len as usize; // ≤ max_frame_size, checked
+    let text = match header.opcode {
+        OpCode::Text => true,
+        OpCode::Binary => false,
+        _ => return Ok(None),
+    };
+    if !header.fin || header.rsv != 0 || input.len() - *pos < len {
+        return Ok(None);
+    }
+    let payload = &input[*pos..*pos + len];
+    *pos += len;
+    Ok(Some(if text {
+        Incoming::Text(whole_text(payload, header.mask)?)
+    } else {
+        let mut data = Vec::with_capacity(len);
+        push_unmasked(&mut data, payload, header.mask, 0);
+        Incoming::Binary(Bytes::from(data))
+    }))
+}
+
 /// How much more to reserve so that `more` bytes fit after `len` in a buffer
 /// of capacity `cap`, or `None` if they fit. Growth follows the bytes that
 /// arrived (at least doubling, so appends stay amortised) and never passes
@@ -681,222 +674,4 @@ fn control(opcode: OpCode, payload: Bytes) -> Result<Incoming, ProtocolError> {
         OpCode::Pong => Incoming::Pong(payload),
         _ => Incoming::Close(CloseFrame::parse(&payload)?),
     })
-}
-
-/// Writes frames into a caller-owned buffer, masking them in the client role
-/// with keys from an injected [`RandomSource`].
-///
-/// ```
-/// use webwire::random::FixedRandom;
-/// use webwire::ws::{Encoder, Role};
-///
-/// // RFC 6455 §5.7: a masked "Hello" with the key 37 fa 21 3d.
-/// let mut enc = Encoder::new(Role::Client, FixedRandom::new([0x37, 0xfa, 0x21, 0x3d]));
-/// let mut out = Vec::new();
-/// enc.encode_text("Hello", &mut out);
-/// assert_eq!(out, [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
-///
-/// // A server does not mask.
-/// let mut enc = Encoder::server();
-/// out.clear();
-/// enc.encode_ping(b"Hello", &mut out)?;
-/// assert_eq!(out, [0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
-/// # Ok::<(), webwire::ws::EncodeError>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct Encoder<R> {
-    role: Role,
-    random: R,
-}
-
-impl Encoder<SeededRandom> {
-    /// A server-role encoder. Servers never mask, so it needs no randomness.
-    pub fn server() -> Self {
-        Self {
-            role: Role::Server,
-            random: SeededRandom::new(0),
-        }
-    }
-}
-
-impl<R: RandomSource> Encoder<R> {
-    /// An encoder for `role`; in the client role each frame gets a fresh
-    /// masking key from `random`.
-    pub fn new(role: Role, random: R) -> Self {
-        Self { role, random }
-    }
-
-    /// The role this encoder sends for.
-    pub fn role(&self) -> Role {
-        self.role
-    }
-
-    /// Appends a complete text message as one frame.
-    pub fn encode_text(&mut self, text: &str, out: &mut impl OutBuffer) {
-        self.write_frame(true, 0, OpCode::Text, text.as_bytes(), out);
-    }
-
-    /// Appends a complete binary message as one frame.
-    pub fn encode_binary(&mut self, data: &[u8], out: &mut impl OutBuffer) {
-        self.write_frame(true, 0, OpCode::Binary, data, out);
-    }
-
-    /// Appends a message split into frames of at most `fragment_size` bytes.
-    ///
-    /// `opcode` must be [`OpCode::Text`] or [`OpCode::Binary`]; text may be
-    /// split inside a code point, as RFC 6455 allows. An empty payload is one
-    /// empty frame.
-    pub fn encode_fragmented(
-        &mut self,
-        opcode: OpCode,
-        payload: &[u8],
-        fragment_size: usize,
-        out: &mut impl OutBuffer,
-    ) -> Result<(), EncodeError> {
-        if fragment_size == 0 {
-            return Err(EncodeError::ZeroFragmentSize);
-        }
-        if opcode.is_control() || opcode == OpCode::Continuation {
-            return Err(EncodeError::NotADataOpcode);
-        }
-        self.encode_message(opcode, 0, payload, fragment_size, out);
-        Ok(())
-    }
-
-    /// Appends a data message in frames of at most `fragment_size` bytes
-    /// (at least one frame), with `first_rsv` on the first frame only: how
-    /// permessage-deflate marks a compressed message (RFC 7692 §6.1).
-    pub(crate) fn encode_message(
-        &mut self,
-        opcode: OpCode,
-        first_rsv: u8,
-        payload: &[u8],
-        fragment_size: usize,
-        out: &mut impl OutBuffer,
-    ) {
-        let size = fragment_size.max(1);
-        let count = payload.len().div_ceil(size).max(1);
-        let mut pieces = payload.chunks(size);
-        for i in 0..count {
-            let piece = pieces.next().unwrap_or_default();
-            let (rsv, op) = if i == 0 {
-                (first_rsv, opcode)
-            } else {
-                (0, OpCode::Continuation)
-            };
-            self.write_frame(i + 1 == count, rsv, op, piece, out);
-        }
-    }
-
-    /// Appends a ping with up to 125 bytes of application data.
-    pub fn encode_ping(
-        &mut self,
-        data: &[u8],
-        out: &mut impl OutBuffer,
-    ) -> Result<(), EncodeError> {
-        self.encode_control(OpCode::Ping, data, out)
-    }
-
-    /// Appends a pong with up to 125 bytes of application data.
-    pub fn encode_pong(
-        &mut self,
-        data: &[u8],
-        out: &mut impl OutBuffer,
-    ) -> Result<(), EncodeError> {
-        self.encode_control(OpCode::Pong, data, out)
-    }
-
-    /// Appends a close frame: with a code and reason, or empty for `None`.
-    pub fn encode_close(
-        &mut self,
-        frame: Option<&CloseFrame>,
-        out: &mut impl OutBuffer,
-    ) -> Result<(), EncodeError> {
-        let Some(frame) = frame else {
-            self.write_frame(true, 0, OpCode::Close, &[], out);
-            return Ok(());
-        };
-        if !frame.code.is_valid_on_wire() {
-            return Err(EncodeError::InvalidCloseCode(frame.code.0));
-        }
-        if frame.reason.len() > MAX_CLOSE_REASON {
-            return Err(EncodeError::CloseReasonTooLong(frame.reason.len()));
-        }
-        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
-        payload[..2].copy_from_slice(&frame.code.0.to_be_bytes());
-        payload[2..frame.payload_len()].copy_from_slice(frame.reason.as_bytes());
-        self.write_frame(true, 0, OpCode::Close, &payload[..frame.payload_len()], out);
-        Ok(())
-    }
-
-    fn encode_control(
-        &mut self,
-        opcode: OpCode,
-        data: &[u8],
-        out: &mut impl OutBuffer,
-    ) -> Result<(), EncodeError> {
-        if data.len() > MAX_CONTROL_PAYLOAD {
-            return Err(EncodeError::ControlFrameTooLarge(data.len()));
-        }
-        self.write_frame(true, 0, opcode, data, out);
-        Ok(())
-    }
-
-    /// Appends one frame with the given header bits, masking it in the client
-    /// role. The caller is responsible for fragmentation and reserved-bit
-    /// rules; use the typed methods above unless you implement an extension.
-    pub fn encode_frame(
-        &mut self,
-        fin: bool,
-        rsv: u8,
-        opcode: OpCode,
-        payload: &[u8],
-        out: &mut impl OutBuffer,
-    ) {
-        self.write_frame(fin, rsv & 0b111, opcode, payload, out);
-    }
-
-    #[inline]
-    fn write_frame(
-        &mut self,
-        fin: bool,
-        rsv: u8,
-        opcode: OpCode,
-        payload: &[u8],
-        out: &mut impl OutBuffer,
-    ) {
-        let mask = match self.role {
-            Role::Client => Some(self.random.next_u32().to_ne_bytes()),
-            Role::Server => None,
-        };
-        let header = FrameHeader {
-            fin,
-            rsv,
-            opcode,
-            mask,
-            payload_len: payload.len() as u64,
-        };
-        // A small masked frame is assembled on the stack and appended in one
-        // copy: separate memcpy calls for the header and the payload cost
-        // more than the masking.
-        const SMALL: usize = 64;
-        if let (Some(key), true) = (mask, payload.len() <= SMALL) {
-            let mut frame = [0u8; super::MAX_HEADER_LEN + SMALL];
-            if let Some(head) = frame.first_chunk_mut::<{ super::MAX_HEADER_LEN }>() {
-                let n = header.write(head);
-                let end = n + payload.len();
-                copy_masked(&mut frame[n..end], payload, key);
-                out.extend_from_slice(&frame[..end]);
-                return;
-            }
-        }
-        let mut bytes = [0u8; super::MAX_HEADER_LEN];
-        let n = header.write(&mut bytes);
-        out.reserve(n + payload.len());
-        out.extend_from_slice(&bytes[..n]);
-        match mask {
-            Some(key) => extend_masked(out, payload, key, 0),
-            None => out.extend_from_slice(payload),
-        }
-    }
 }

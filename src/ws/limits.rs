@@ -1,0 +1,44 @@
+//! Size limits for what is received.
+
+/// Size limits, checked against each frame header before any payload is
+/// buffered.
+///
+/// ```
+/// use webwire::ws::Limits;
+///
+/// let limits = Limits::default().with_max_message_size(1 << 20);
+/// assert_eq!(limits.max_frame_size, 16 << 20);
+/// assert_eq!(limits.max_message_size, 1 << 20);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest frame payload accepted (default 16 MiB).
+    pub max_frame_size: usize,
+    /// Largest message accepted, all fragments together (default 64 MiB).
+    pub max_message_size: usize,
+}
+
+impl Limits {
+    /// These limits with the frame limit set to `bytes`.
+    pub const fn with_max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// These limits with the message limit set to `bytes`.
+    pub const fn with_max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+        }
+    }
+}
