@@ -14,9 +14,8 @@ use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use webwire::Status;
-use webwire::random::SeededRandom;
 use webwire::ws::handshake::{HandshakeLimits, RequestParser, ServerConfig, accept};
-use webwire::ws::{Config, Connection, Event, Limits, Role};
+use webwire::ws::{Config, Connection, Event, Limits};
 
 fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -79,7 +78,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     let config = Config::default().with_limits(limits);
     #[cfg(feature = "deflate")]
     let config = config.with_deflate(accepted.deflate);
-    let mut conn = Connection::new(Role::Server, config, SeededRandom::new(0), Instant::now());
+    let mut conn = Connection::server(config, Instant::now());
     common::drive(&mut stream, &mut conn, &rest, |conn, event| match event {
         Event::Text(text) => {
             let _ = conn.send_text(&text);

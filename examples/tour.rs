@@ -15,9 +15,9 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use webwire::Status;
-use webwire::random::{SeededRandom, ThreadRandom};
+use webwire::random::ThreadRandom;
 use webwire::ws::handshake::{ClientConfig, RequestParser, ServerConfig, accept};
-use webwire::ws::{CloseCode, Config, Connection, Event, Role};
+use webwire::ws::{CloseCode, Config, Connection, Event};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
@@ -63,8 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let config = Config::default();
             #[cfg(feature = "deflate")]
             let config = config.with_deflate(accepted.deflate);
-            let mut conn =
-                Connection::new(Role::Server, config, SeededRandom::new(0), Instant::now());
+            let mut conn = Connection::server(config, Instant::now());
             common::drive(&mut stream, &mut conn, &rest, |conn, event| {
                 println!("{} server <- {}", t(), describe(&event));
                 match event {

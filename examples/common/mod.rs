@@ -9,7 +9,7 @@ use std::time::Instant;
 use webwire::Status;
 use webwire::random::RandomSource;
 use webwire::ws::handshake::{ClientConfig, ClientHandshake, ClientOutcome};
-use webwire::ws::{Config, Connection, Event, Role, Transmit};
+use webwire::ws::{Config, Connection, Event, Transmit};
 
 /// Writes everything the connection has queued; true once it asks for the
 /// transport to be shut down.
@@ -140,7 +140,7 @@ pub fn connect<R: RandomSource>(
                     #[cfg(feature = "deflate")]
                     let config = config.with_deflate(accepted.deflate);
                     let _ = accepted;
-                    let conn = Connection::new(Role::Client, config, random, Instant::now());
+                    let conn = Connection::client(config, random, Instant::now());
                     Ok((stream, conn, buf[used..n].to_vec()))
                 }
                 ClientOutcome::Rejected(response) => {

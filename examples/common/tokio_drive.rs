@@ -18,11 +18,10 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use webwire::Status;
-use webwire::random::SeededRandom;
 use webwire::ws::handshake::{
     HandshakeError, HandshakeLimits, Negotiated, RequestParser, ServerConfig,
 };
-use webwire::ws::{Config, Connection, Event, Role, Transmit};
+use webwire::ws::{Config, Connection, Event, Transmit};
 
 /// Past this many unsent bytes the connection is not read from.
 const MAX_UNSENT: usize = 1 << 20;
@@ -102,8 +101,7 @@ pub async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     config: Config,
     initial: &[u8],
 ) -> io::Result<()> {
-    let random = SeededRandom::new(0); // servers never mask: never drawn on
-    let mut conn = Connection::new(Role::Server, config, random, Instant::now());
+    let mut conn = Connection::server(config, Instant::now());
     let (mut out, mut sent, mut done) = (Vec::new(), 0, false);
     // Read bytes the connection has not taken yet (it stops taking input
     // while events or a pong wait): usually none, so usually no allocation.

@@ -11,6 +11,7 @@
 //! | [`OsRandom`] | the OS's bytes through a 1 KiB pool of its own | secrets |
 //! | [`SeededRandom`] | deterministic SplitMix64 | tests, fuzzing, reproducible schedules |
 //! | [`FixedRandom`] | repeats given bytes | test vectors |
+//! | [`NoRandom`] | nothing (servers never mask) | what `Connection::server` holds |
 //!
 //! ```
 //! use webwire::random::{RandomSource, SeededRandom};
@@ -43,6 +44,33 @@ pub trait RandomSource {
     fn next_f64(&mut self) -> f64 {
         // 53 random mantissa bits.
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+}
+
+/// The random source of a server's connection or encoder, which never masks
+/// and so never draws from it.
+///
+/// It has no public constructor: only
+/// [`Connection::server`](crate::ws::Connection::server) and
+/// [`Encoder::server`](crate::ws::Encoder::server) make one, so a server
+/// names no random type it does not use (`Connection` is
+/// `Connection<NoRandom>`) and no client can end up masking with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoRandom(());
+
+impl NoRandom {
+    /// For the server constructors.
+    #[cfg_attr(not(feature = "ws"), allow(dead_code))]
+    pub(crate) const fn new() -> Self {
+        Self(())
+    }
+}
+
+impl RandomSource for NoRandom {
+    /// Zeros. Never called: only servers hold a `NoRandom`, and servers
+    /// draw nothing.
+    fn fill_bytes(&mut self, buf: &mut [u8]) {
+        buf.fill(0);
     }
 }
 

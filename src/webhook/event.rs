@@ -31,7 +31,7 @@ impl Event {
     }
 }
 
-/// Names an endpoint in a [`Delivery`] (whatever key the caller stores
+/// Names an endpoint in a [`Delivery`](super::Delivery) (whatever key the caller stores
 /// endpoints under).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -158,12 +158,12 @@ pub enum SsrfError {
 /// `0177.0.0.1`, `0x7f.1`, `127.1`) are refused outright.
 ///
 /// A name is checked twice: the URL with [`check_url`](Self::check_url)
-/// (which [`Endpoint::new`] runs), then, right before each connection, every
+/// (which [`Endpoint::new`](super::Endpoint::new) runs), then, right before each connection, every
 /// address it resolves to. The library does no I/O, so the second check is
 /// the caller's to run, and the one that stops an attacker whose DNS
 /// answers with an internal address: hand your resolver's answer to
 /// [`connect_addrs`](Self::connect_addrs) (or
-/// [`Endpoint::connect_addrs`]), which returns the socket addresses that may
+/// [`Endpoint::connect_addrs`](super::Endpoint::connect_addrs)), which returns the socket addresses that may
 /// be used, and connect to one of exactly those (never to the name again: a
 /// second lookup could answer differently). Without this check the guard
 /// only stops literal addresses. Redirects must not be followed (the

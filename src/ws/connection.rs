@@ -14,7 +14,7 @@ use super::error::{EncodeError, ProtocolError};
 use super::frame::OpCode;
 use super::limits::Limits;
 use super::role::Role;
-use crate::random::RandomSource;
+use crate::random::{NoRandom, RandomSource};
 
 /// Connection settings. Every buffer is bounded; the defaults suit a server
 /// talking to browsers.
@@ -294,11 +294,11 @@ pub const KEPT_SEND_BUFFER: usize = 64 * 1024;
 /// ```
 /// use std::time::Instant;
 /// use webwire::random::SeededRandom;
-/// use webwire::ws::{Config, Connection, Event, Role, Transmit};
+/// use webwire::ws::{Config, Connection, Event, Transmit};
 ///
 /// let now = Instant::now();
-/// let mut client = Connection::new(Role::Client, Config::default(), SeededRandom::new(1), now);
-/// let mut server = Connection::new(Role::Server, Config::default(), SeededRandom::new(2), now);
+/// let mut client = Connection::client(Config::default(), SeededRandom::new(1), now);
+/// let mut server = Connection::server(Config::default(), now);
 ///
 /// client.send_text("hello")?;
 /// let mut wire = Vec::new();
@@ -308,7 +308,7 @@ pub const KEPT_SEND_BUFFER: usize = 64 * 1024;
 /// # Ok::<(), webwire::ws::SendError>(())
 /// ```
 #[derive(Debug)]
-pub struct Connection<R> {
+pub struct Connection<R = NoRandom> {
     role: Role,
     config: Config,
     decoder: Decoder,
@@ -335,7 +335,22 @@ pub struct Connection<R> {
     deflater: Option<super::deflate::Deflater>,
 }
 
+impl Connection {
+    /// A server connection whose handshake completed at `now`. Servers
+    /// never mask, so it takes no random source.
+    pub fn server(config: Config, now: Instant) -> Self {
+        Self::new(Role::Server, config, NoRandom::new(), now)
+    }
+}
+
 impl<R: RandomSource> Connection<R> {
+    /// A client connection whose handshake completed at `now`; `random`
+    /// supplies its masking keys (RFC 6455 §5.3: unpredictable, so use
+    /// [`ThreadRandom`](crate::random::ThreadRandom) outside tests).
+    pub fn client(config: Config, random: R, now: Instant) -> Self {
+        Self::new(Role::Client, config, random, now)
+    }
+
     /// A connection for `role` whose handshake has completed at `now`.
     /// `random` supplies masking keys (clients) and nothing else.
     pub fn new(role: Role, config: Config, random: R, now: Instant) -> Self {

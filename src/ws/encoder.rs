@@ -7,7 +7,7 @@ use super::error::EncodeError;
 use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
 use super::mask::{copy_masked, extend_masked};
 use super::role::Role;
-use crate::random::{RandomSource, SeededRandom};
+use crate::random::{NoRandom, RandomSource};
 
 /// Writes frames into a caller-owned buffer, masking them in the client role
 /// with keys from an injected [`RandomSource`].
@@ -30,17 +30,17 @@ use crate::random::{RandomSource, SeededRandom};
 /// # Ok::<(), webwire::ws::EncodeError>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct Encoder<R> {
+pub struct Encoder<R = NoRandom> {
     role: Role,
     random: R,
 }
 
-impl Encoder<SeededRandom> {
+impl Encoder {
     /// A server-role encoder. Servers never mask, so it needs no randomness.
     pub fn server() -> Self {
         Self {
             role: Role::Server,
-            random: SeededRandom::new(0),
+            random: NoRandom::new(),
         }
     }
 }
