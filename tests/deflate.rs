@@ -296,7 +296,7 @@ fn negotiation_server_side() {
         r.to_string(),
         "permessage-deflate; client_max_window_bits=10"
     );
-    assert_eq!(p.client_max_window_bits, 10);
+    assert_eq!(p.client_max_window_bits(), 10);
 }
 
 #[test]
@@ -306,7 +306,7 @@ fn negotiation_client_side() {
     let p =
         check("permessage-deflate; server_max_window_bits=10; client_max_window_bits=9").unwrap();
     assert_eq!(
-        (p.server_max_window_bits, p.client_max_window_bits),
+        (p.server_max_window_bits(), p.client_max_window_bits()),
         (10, 9)
     );
     for bad in [

@@ -316,8 +316,8 @@ fn close_reason_must_be_utf8_1007() {
 #[test]
 fn defaults_are_16_and_64_mib() {
     let l = Limits::default();
-    assert_eq!(l.max_frame_size, 16 * 1024 * 1024);
-    assert_eq!(l.max_message_size, 64 * 1024 * 1024);
+    assert_eq!(l.max_frame_size(), 16 * 1024 * 1024);
+    assert_eq!(l.max_message_size(), 64 * 1024 * 1024);
 }
 
 #[test]

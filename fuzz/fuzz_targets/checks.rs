@@ -312,8 +312,7 @@ impl Bytes8<'_> {
 /// Any configuration, any input: a `Connection` built from arbitrary
 /// settings (limits, queue and buffer bounds, timeouts up to
 /// `Duration::MAX`, fragment sizes including 0, and with `deflate`
-/// permessage-deflate parameters set through their public fields to any
-/// value) never panics, takes no more input than it is given, keeps its
+/// permessage-deflate built from any window bits, level and threshold) never panics, takes no more input than it is given, keeps its
 /// event queue within the configured cap, and keeps its send buffer within
 /// its limit apart from control frames.
 pub fn connection_config(data: &[u8]) {
@@ -344,17 +343,21 @@ pub fn connection_config(data: &[u8]) {
         .with_idle_timeout((flags & 16 != 0).then(|| input.duration()));
     #[cfg(feature = "deflate")]
     if flags & 32 != 0 {
-        let offers =
-            webwire::ws::handshake::parse_extensions("permessage-deflate").expect("valid offer");
-        let (mut params, _) = webwire::ws::deflate::DeflateConfig::default()
+        use webwire::ws::deflate::DeflateConfig;
+        // Settings go through the builders, which clamp; what they agree
+        // on is what a connection gets.
+        let deflate = DeflateConfig::default()
+            .with_server_max_window_bits(input.u8())
+            .with_client_max_window_bits(input.u8())
+            .with_server_no_context_takeover(input.u8() & 1 == 1)
+            .with_client_no_context_takeover(input.u8() & 1 == 1)
+            .with_level(u32::from(input.u8()))
+            .with_threshold(usize::from(input.u8()));
+        let offers = webwire::ws::handshake::parse_extensions(&deflate.offer().to_string())
+            .expect("our own offer parses");
+        let (params, _) = deflate
             .accept_offers(&offers)
-            .expect("accepted");
-        params.server_max_window_bits = input.u8();
-        params.client_max_window_bits = input.u8();
-        params.server_no_context_takeover = input.u8() & 1 == 1;
-        params.client_no_context_takeover = input.u8() & 1 == 1;
-        params.level = u32::from(input.u8());
-        params.threshold = usize::from(input.u8());
+            .expect("our own offer is accepted");
         config = config.with_deflate(Some(params));
     }
     let chunk = usize::from(input.u8()) + 1;

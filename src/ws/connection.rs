@@ -26,42 +26,102 @@ use crate::random::{NoRandom, RandomSource};
 /// let config = Config::default()
 ///     .with_ping_interval(Some(Duration::from_secs(20)))
 ///     .with_idle_timeout(Some(Duration::from_secs(60)));
-/// assert!(config.auto_pong);
+/// assert!(config.auto_pong());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
     /// Frame and message size limits for what is received.
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// Answer pings with pongs automatically (default on). Pings are still
     /// reported as events.
-    pub auto_pong: bool,
+    pub(crate) auto_pong: bool,
     /// Split messages sent into frames of at most this many bytes (default:
     /// one frame per message).
-    pub fragment_size: Option<usize>,
+    pub(crate) fragment_size: Option<usize>,
     /// Most bytes waiting to be written, frame headers included (default
     /// 64 MiB). A send that would exceed it fails with
     /// [`SendError::BufferFull`].
-    pub max_send_buffer: usize,
+    pub(crate) max_send_buffer: usize,
     /// Most events waiting to be polled (default 256). Once reached,
     /// [`Connection::handle_data`] stops taking input until they are
     /// drained, so a flood of tiny frames cannot grow the queue.
-    pub max_queued_events: usize,
+    pub(crate) max_queued_events: usize,
     /// How long to wait for the peer's close frame, or for the server to
     /// close the transport, once closing has started (default 5 s). A
     /// duration too long to represent as an `Instant` means no limit; the
     /// same holds for the two timers below.
-    pub close_timeout: Duration,
+    pub(crate) close_timeout: Duration,
     /// Send a ping when nothing was received for this long (default off).
-    pub ping_interval: Option<Duration>,
+    pub(crate) ping_interval: Option<Duration>,
     /// Fail the connection when nothing was received for this long (default
     /// off). With a ping interval shorter than this, a live peer's pongs
     /// keep the connection open.
-    pub idle_timeout: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
     /// permessage-deflate as negotiated in the handshake (default off).
     #[cfg(feature = "deflate")]
     #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
-    pub deflate: Option<super::deflate::DeflateParams>,
+    pub(crate) deflate: Option<super::deflate::DeflateParams>,
+}
+
+impl Config {
+    /// Frame and message size limits for what is received.
+    pub const fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Answer pings with pongs automatically (default on). Pings are still
+    /// reported as events.
+    pub const fn auto_pong(&self) -> bool {
+        self.auto_pong
+    }
+
+    /// Split messages sent into frames of at most this many bytes (default:
+    /// one frame per message).
+    pub const fn fragment_size(&self) -> Option<usize> {
+        self.fragment_size
+    }
+
+    /// Most bytes waiting to be written, frame headers included (default
+    /// 64 MiB). A send that would exceed it fails with
+    /// [`SendError::BufferFull`].
+    pub const fn max_send_buffer(&self) -> usize {
+        self.max_send_buffer
+    }
+
+    /// Most events waiting to be polled (default 256). Once reached,
+    /// [`Connection::handle_data`] stops taking input until they are
+    /// drained, so a flood of tiny frames cannot grow the queue.
+    pub const fn max_queued_events(&self) -> usize {
+        self.max_queued_events
+    }
+
+    /// How long to wait for the peer's close frame, or for the server to
+    /// close the transport, once closing has started (default 5 s). A
+    /// duration too long to represent as an `Instant` means no limit; the
+    /// same holds for the two timers below.
+    pub const fn close_timeout(&self) -> Duration {
+        self.close_timeout
+    }
+
+    /// Send a ping when nothing was received for this long (default off).
+    pub const fn ping_interval(&self) -> Option<Duration> {
+        self.ping_interval
+    }
+
+    /// Fail the connection when nothing was received for this long (default
+    /// off). With a ping interval shorter than this, a live peer's pongs
+    /// keep the connection open.
+    pub const fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+
+    /// permessage-deflate as negotiated in the handshake (default off).
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub const fn deflate(&self) -> Option<super::deflate::DeflateParams> {
+        self.deflate
+    }
 }
 
 impl Default for Config {

@@ -47,18 +47,52 @@ pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
 pub struct DeflateConfig {
     /// Ask (client) or agree (server) that the server resets its compressor
     /// after every message.
-    pub server_no_context_takeover: bool,
+    pub(crate) server_no_context_takeover: bool,
     /// Ask that the client resets its compressor after every message.
-    pub client_no_context_takeover: bool,
+    pub(crate) client_no_context_takeover: bool,
     /// Largest server window, 8–15 (default 15).
-    pub server_max_window_bits: u8,
+    pub(crate) server_max_window_bits: u8,
     /// Largest client window, 8–15 (default 15).
-    pub client_max_window_bits: u8,
+    pub(crate) client_max_window_bits: u8,
     /// zlib level 0–9 (default 6). Lower is faster.
-    pub level: u32,
+    pub(crate) level: u32,
     /// Messages shorter than this are sent uncompressed (default 64 bytes):
     /// compressing them costs more than it saves.
-    pub threshold: usize,
+    pub(crate) threshold: usize,
+}
+
+impl DeflateConfig {
+    /// Ask (client) or agree (server) that the server resets its compressor
+    /// after every message.
+    pub const fn server_no_context_takeover(&self) -> bool {
+        self.server_no_context_takeover
+    }
+
+    /// Ask that the client resets its compressor after every message.
+    pub const fn client_no_context_takeover(&self) -> bool {
+        self.client_no_context_takeover
+    }
+
+    /// Largest server window, 8–15 (default 15).
+    pub const fn server_max_window_bits(&self) -> u8 {
+        self.server_max_window_bits
+    }
+
+    /// Largest client window, 8–15 (default 15).
+    pub const fn client_max_window_bits(&self) -> u8 {
+        self.client_max_window_bits
+    }
+
+    /// zlib level 0–9 (default 6). Lower is faster.
+    pub const fn level(&self) -> u32 {
+        self.level
+    }
+
+    /// Messages shorter than this are sent uncompressed (default 64 bytes):
+    /// compressing them costs more than it saves.
+    pub const fn threshold(&self) -> usize {
+        self.threshold
+    }
 }
 
 impl Default for DeflateConfig {
@@ -78,6 +112,17 @@ impl DeflateConfig {
     /// With both no-context-takeover flags set or cleared.
     pub const fn with_no_context_takeover(mut self, on: bool) -> Self {
         self.server_no_context_takeover = on;
+        self.client_no_context_takeover = on;
+        self
+    }
+    /// Ask (client) or agree (server) that the server resets its compressor
+    /// after every message.
+    pub const fn with_server_no_context_takeover(mut self, on: bool) -> Self {
+        self.server_no_context_takeover = on;
+        self
+    }
+    /// Ask that the client resets its compressor after every message.
+    pub const fn with_client_no_context_takeover(mut self, on: bool) -> Self {
         self.client_no_context_takeover = on;
         self
     }
@@ -268,20 +313,49 @@ impl OfferedParams {
 #[non_exhaustive]
 pub struct DeflateParams {
     /// The server resets its compressor after every message.
-    pub server_no_context_takeover: bool,
+    pub(crate) server_no_context_takeover: bool,
     /// The client resets its compressor after every message.
-    pub client_no_context_takeover: bool,
+    pub(crate) client_no_context_takeover: bool,
     /// The server's window, 8–15.
-    pub server_max_window_bits: u8,
+    pub(crate) server_max_window_bits: u8,
     /// The client's window, 8–15.
-    pub client_max_window_bits: u8,
+    pub(crate) client_max_window_bits: u8,
     /// This endpoint's compression level.
-    pub level: u32,
+    pub(crate) level: u32,
     /// This endpoint's compression threshold.
-    pub threshold: usize,
+    pub(crate) threshold: usize,
 }
 
 impl DeflateParams {
+    /// The server resets its compressor after every message.
+    pub const fn server_no_context_takeover(&self) -> bool {
+        self.server_no_context_takeover
+    }
+
+    /// The client resets its compressor after every message.
+    pub const fn client_no_context_takeover(&self) -> bool {
+        self.client_no_context_takeover
+    }
+
+    /// The server's window, 8–15.
+    pub const fn server_max_window_bits(&self) -> u8 {
+        self.server_max_window_bits
+    }
+
+    /// The client's window, 8–15.
+    pub const fn client_max_window_bits(&self) -> u8 {
+        self.client_max_window_bits
+    }
+
+    /// This endpoint's compression level.
+    pub const fn level(&self) -> u32 {
+        self.level
+    }
+
+    /// This endpoint's compression threshold.
+    pub const fn threshold(&self) -> usize {
+        self.threshold
+    }
     /// The server's response for these parameters.
     fn response(&self, echo_server_bits: bool, client_bits_allowed: bool) -> ExtensionOffer {
         let mut r = ExtensionOffer::new(PERMESSAGE_DEFLATE);

@@ -497,11 +497,11 @@ impl EchoInput {
             .with_level(1)
             .accept_offers(&offers)
             .expect("webwire server accepts the offer");
-        assert!(!ww_server.server_no_context_takeover && !ww_client.client_no_context_takeover);
+        assert!(!ww_server.server_no_context_takeover() && !ww_client.client_no_context_takeover());
         assert_eq!(
             (
-                ww_server.server_max_window_bits,
-                ww_server.client_max_window_bits
+                ww_server.server_max_window_bits(),
+                ww_server.client_max_window_bits()
             ),
             (15, 15)
         );
@@ -2514,7 +2514,7 @@ fn main() {
         let rows: [(Who, String, &str); 8] = [
             (
                 Who::Webwire,
-                format!("{} (its default)", e.ww_server.level),
+                format!("{} (its default)", e.ww_server.level()),
                 "context takeover",
             ),
             (
@@ -2527,7 +2527,7 @@ fn main() {
             (Who::TokioWebsockets, String::new(), ""),
             (
                 Who::WebwireLevel1,
-                format!("{}", e.ww_server_l1.level),
+                format!("{}", e.ww_server_l1.level()),
                 "context takeover",
             ),
             (Who::RatchetLevel6, format!("{}", rl[1]), "context takeover"),
@@ -2579,7 +2579,7 @@ fn main() {
         println!();
         println!(
             "Request (client → server, webwire client-role deflate at level {}, masked): {:.1} bytes/msg on the wire for {} payload bytes ({:.1}%).",
-            e.ww_client.level,
+            e.ww_client.level(),
             e.wire.len() as f64 / e.count as f64,
             e.msg_len,
             100.0 * e.wire.len() as f64 / (e.count * e.msg_len) as f64
