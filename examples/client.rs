@@ -78,7 +78,7 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
                     eprintln!("failed: {err}");
                     clean = false;
                 }
-                Event::Ping(_) | Event::Pong(_) => {}
+                _ => {} // pings (answered automatically), pongs
             }
         }
         stdout.flush()?;

@@ -135,5 +135,6 @@ fn describe(event: &Event) -> String {
             initiator,
         } => format!("closed {code} {reason:?} (started by {initiator:?})"),
         Event::Failed(e) => format!("failed: {e}"),
+        other => format!("{other:?}"),
     }
 }

@@ -24,9 +24,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use webwire::random::SeededRandom;
 use webwire::webhook::{
-    AddressClass, Admission, Decision, Delivery, Endpoint, EndpointHealth, Event, HealthStatus,
-    InMemoryReplayGuard, Outcome, RetryPolicy, Scheme, Secret, Signer, SsrfPolicy, Verifier,
-    fan_out,
+    AddressClass, Admission, Decision, Delivery, Endpoint, EndpointHealth, HealthStatus,
+    InMemoryReplayGuard, Message, Outcome, RetryPolicy, Scheme, Secret, Signer, SsrfPolicy,
+    Verifier, fan_out,
 };
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -134,7 +134,7 @@ pub fn webhook_tour(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         .map(|e| (e.id().to_string(), EndpointHealth::new()))
         .collect();
 
-    let event = Event::new(
+    let event = Message::new(
         "msg_tour_0001",
         "invoice.paid",
         r#"{"invoice":"in_42","amount":4200,"currency":"eur"}"#,
@@ -176,7 +176,7 @@ pub fn webhook_tour(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         // Each attempt is signed afresh (current timestamp, same webhook id).
         let request = match first.take() {
             Some(request) => request,
-            None => endpoint.request(delivery.event(), now)?,
+            None => endpoint.request(delivery.message(), now)?,
         };
         let attempt = delivery.attempts().len() + 1;
         writeln!(
@@ -270,7 +270,7 @@ pub fn webhook_tour(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     }
 
     // --- The disabled endpoint gets nothing more ------------------------
-    let next = Event::new("msg_tour_0002", "invoice.created", "{}");
+    let next = Message::new("msg_tour_0002", "invoice.created", "{}");
     let targets: Vec<String> = fan_out(&endpoints, &next, now)?
         .into_iter()
         .map(|d| d.endpoint.0)

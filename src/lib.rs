@@ -69,7 +69,7 @@
 //! ## The webhook half ([`webhook`])
 //!
 //! ```text
-//!  sender:   Event ─► fan_out(&[Endpoint]) ─► signed http::Request per endpoint
+//!  sender:   Message ─► fan_out(&[Endpoint]) ─► signed http::Request per endpoint
 //!            (Endpoint = URL checked by SsrfPolicy + Signer + EventFilter)
 //!            outcome ─► Delivery::on_outcome ─► RetryPolicy decides ─► next_due / gave up
 //!                                             └► EndpointHealth: disable after 410 or days of failure

@@ -6,15 +6,15 @@ use proptest::prelude::*;
 use webwire::random::SeededRandom;
 use webwire::webhook::{
     Attempt, Decision, Delivery, DeliveryError, DeliveryState, DisableReason, Endpoint,
-    EndpointHealth, EndpointId, Event, EventFilter, GiveUpReason, HealthStatus, Jitter, Outcome,
+    EndpointHealth, EndpointId, EventFilter, GiveUpReason, HealthStatus, Jitter, Message, Outcome,
     RetryPolicy, Scheme, Secret, Signer, SsrfPolicy, Verifier, fan_out,
 };
 
 const T0: u64 = 1_700_000_000;
 const DAY: u64 = 86_400;
 
-fn event() -> Event {
-    Event::new(
+fn event() -> Message {
+    Message::new(
         "msg_2b9vQ",
         "invoice.paid",
         r#"{"invoice":"in_1","amount":42}"#,
@@ -230,7 +230,7 @@ fn serde_of_every_delivery_state() {
     let json = serde_json::to_string(&attempt).unwrap();
     assert_eq!(serde_json::from_str::<Attempt>(&json).unwrap(), attempt);
     let json = serde_json::to_string(&event()).unwrap();
-    assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event());
+    assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), event());
     assert_eq!(
         serde_json::to_string(&EndpointId::from("ep_1")).unwrap(),
         r#""ep_1""#
@@ -426,10 +426,10 @@ fn fan_out_signs_for_every_matching_enabled_endpoint() {
     );
 
     // Nothing matches.
-    let other = Event::new("msg_x", "payout.sent", "{}");
+    let other = Message::new("msg_x", "payout.sent", "{}");
     assert_eq!(fan_out(&endpoints, &other, now).unwrap().len(), 1);
     // An id that cannot travel in a header fails for all.
-    let bad = Event::new("msg with space", "invoice.paid", "{}");
+    let bad = Message::new("msg with space", "invoice.paid", "{}");
     assert!(fan_out(&endpoints, &bad, now).is_err());
 }
 
@@ -452,8 +452,8 @@ fn retries_keep_the_id_and_refresh_the_timestamp() {
     assert_eq!(d.policy(), &RetryPolicy::svix());
     assert_eq!(d.endpoint(), endpoint.id());
     assert_eq!(d.created_at(), T0);
-    let first = endpoint.request(d.event(), T0).unwrap();
-    let second = endpoint.request(d.event(), T0 + 3600).unwrap();
+    let first = endpoint.request(d.message(), T0).unwrap();
+    let second = endpoint.request(d.message(), T0 + 3600).unwrap();
     assert_eq!(
         first.headers()["webhook-id"],
         second.headers()["webhook-id"]

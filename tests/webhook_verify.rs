@@ -702,7 +702,7 @@ fn error_of(error: &(impl std::error::Error + 'static)) -> String {
 fn no_output_shows_a_secret_or_a_signature() {
     use webwire::random::SeededRandom;
     use webwire::webhook::{
-        Delivery, Endpoint, EndpointError, Event, SsrfError, SsrfPolicy, fan_out,
+        Delivery, Endpoint, EndpointError, Message, SsrfError, SsrfPolicy, fan_out,
     };
 
     let cases: Vec<(Scheme, &str, Vec<u8>)> = {
@@ -856,7 +856,7 @@ fn no_output_shows_a_secret_or_a_signature() {
         .with_filter("invoice.*")
         .unwrap();
         push(format!("{name} endpoint"), debug_of(&endpoint));
-        let event = Event::new(ID, "invoice.paid", std::str::from_utf8(BODY).unwrap());
+        let event = Message::new(ID, "invoice.paid", std::str::from_utf8(BODY).unwrap());
         let dispatched = fan_out([&endpoint], &event, TS).unwrap();
         push(format!("{name} dispatch"), debug_of(&dispatched));
         let delivery: Delivery = endpoint.delivery(

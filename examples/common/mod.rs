@@ -65,7 +65,9 @@ pub fn drive<R: RandomSource>(
     initial: &[u8],
     mut on_event: impl FnMut(&mut Connection<R>, Event),
 ) -> io::Result<()> {
-    let mut buf = vec![0u8; 64 * 1024];
+    // Each connection's own, and full while a peer that does not read its
+    // replies has stalled us: small, so such a peer pins little.
+    let mut buf = vec![0u8; 16 * 1024];
     let mut out = Vec::new();
     if feed(stream, conn, &mut out, initial, &mut on_event)? {
         let _ = stream.shutdown(Shutdown::Both);
@@ -146,6 +148,7 @@ pub fn connect<R: RandomSource>(
                 ClientOutcome::Rejected(response) => {
                     Err(format!("server refused: {}", response.status()).into())
                 }
+                other => Err(format!("unexpected handshake outcome: {other:?}").into()),
             };
         }
     }

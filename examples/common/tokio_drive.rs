@@ -5,9 +5,10 @@
 //! One future per turn writes what `poll_transmit` produced, reads, and
 //! fires the connection's timer. Sans-IO pays off in memory here: the
 //! connection copies what it needs out of every read, so all connections on
-//! a runtime thread read into one shared 64 KiB buffer (`READ_BUF`, borrowed
+//! a runtime thread read into one shared 32 KiB buffer (`READ_BUF`, borrowed
 //! only inside a poll) and an idle connection holds no read buffer at all.
-//! Nor a send buffer: once written, it is freed (see `drive`).
+//! Nor a send buffer: once written, it is freed (see `drive`). A peer that
+//! does not read pins at most `MAX_UNSENT` (tests/hostile_examples.rs).
 
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -23,23 +24,29 @@ use webwire::ws::handshake::{
 };
 use webwire::ws::{Config, Connection, Event, Transmit};
 
-/// Past this many unsent bytes the connection is not read from.
-const MAX_UNSENT: usize = 1 << 20;
+/// Most bytes held for a peer that does not read what it is sent (pongs,
+/// echoes): the connection is read only while fewer are unsent, and a read
+/// takes no more than the room left, so what it brings in stays within
+/// this too. A peer that pings without reading thus pins at most 32 KiB
+/// here, then its writes stall in the kernel.
+const MAX_UNSENT: usize = 16 * 1024;
 
 thread_local! {
     /// The read buffer every connection on this thread reads into.
-    pub static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
+    pub static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; MAX_UNSENT]);
 }
 
-/// Polls one read into the shared buffer and hands `take` the bytes read
-/// (empty at end of stream) or the error.
+/// Polls one read of at most `max` bytes into the shared buffer and hands
+/// `take` the bytes read (empty at end of stream) or the error.
 pub fn poll_read_shared<S: AsyncRead + Unpin, T>(
     io: &mut S,
     cx: &mut Context<'_>,
+    max: usize,
     take: impl FnOnce(io::Result<&[u8]>) -> T,
 ) -> Poll<T> {
     READ_BUF.with_borrow_mut(|buf| {
-        let mut read = ReadBuf::new(buf);
+        let len = buf.len().min(max);
+        let mut read = ReadBuf::new(&mut buf[..len]);
         Pin::new(io)
             .poll_read(cx, &mut read)
             .map(|r| take(r.map(|()| read.filled())))
@@ -62,7 +69,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     type Step = io::Result<Option<Result<(Negotiated, Vec<u8>), HandshakeError>>>;
     let step: Step = loop {
         let step = poll_fn(|cx| {
-            poll_read_shared(&mut io, cx, |read| match read {
+            poll_read_shared(&mut io, cx, usize::MAX, |read| match read {
                 Err(e) => Some(Err(e)),
                 Ok([]) => Some(Ok(None)),
                 Ok(input) => match parser.feed_with(input, |h| h.accept(server, &mut response)) {
@@ -156,8 +163,9 @@ pub async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             if !unread.is_empty() {
                 // The connection has more to take once drained: go round.
                 moved = true;
-            } else if !done && out.len() - sent <= MAX_UNSENT {
-                let read = poll_read_shared(&mut io, cx, |read| match read {
+            } else if !done && out.len() - sent < MAX_UNSENT {
+                let room = MAX_UNSENT - (out.len() - sent);
+                let read = poll_read_shared(&mut io, cx, room, |read| match read {
                     Ok(input) if !input.is_empty() => {
                         let used = conn.handle_data(Instant::now(), input);
                         unread.extend_from_slice(&input[used..]);

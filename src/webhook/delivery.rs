@@ -1,9 +1,9 @@
-//! The delivery state machine: one event to one endpoint, attempt after
+//! The delivery state machine: one message to one endpoint, attempt after
 //! attempt, persistable between them.
 
 use serde::{Deserialize, Serialize};
 
-use super::event::{EndpointId, Event};
+use super::message::{EndpointId, Message};
 use super::retry::{Decision, GiveUpReason, Outcome, RetryPolicy, RetryState};
 use crate::random::{RandomSource, SeededRandom};
 
@@ -48,7 +48,7 @@ pub enum DeliveryError {
     Finished(DeliveryState),
 }
 
-/// A webhook delivery to one endpoint: the event, the attempts so far and
+/// A webhook delivery to one endpoint: the message, the attempts so far and
 /// when the next one is due.
 ///
 /// It decides; you do the I/O and the storage. Ask [`next_due`](Self::next_due)
@@ -64,9 +64,9 @@ pub enum DeliveryError {
 ///
 /// ```
 /// use webwire::random::SeededRandom;
-/// use webwire::webhook::{Delivery, DeliveryState, Event, Outcome, RetryPolicy};
+/// use webwire::webhook::{Delivery, DeliveryState, Message, Outcome, RetryPolicy};
 ///
-/// let event = Event::new("msg_1", "invoice.paid", r#"{"amount":42}"#);
+/// let event = Message::new("msg_1", "invoice.paid", r#"{"amount":42}"#);
 /// let created = 1_700_000_000;
 /// let mut delivery = Delivery::new(event, "ep_1".into(), RetryPolicy::standard_webhooks(), created, &mut SeededRandom::new(7));
 /// assert_eq!(delivery.next_due(), Some(created)); // immediately
@@ -86,7 +86,7 @@ pub enum DeliveryError {
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
-    event: Event,
+    message: Message,
     endpoint: EndpointId,
     policy: RetryPolicy,
     random: SeededRandom,
@@ -100,10 +100,10 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// A delivery of `event` to `endpoint`, created at `now` (unix seconds),
+    /// A delivery of `message` to `endpoint`, created at `now` (unix seconds),
     /// retried by `policy`; its jitter generator is seeded from `random`.
     pub fn new<R: RandomSource + ?Sized>(
-        event: Event,
+        message: Message,
         endpoint: EndpointId,
         policy: RetryPolicy,
         now: u64,
@@ -111,7 +111,7 @@ impl Delivery {
     ) -> Self {
         let first = policy.first_delay();
         Self {
-            event,
+            message,
             endpoint,
             random: SeededRandom::new(random.next_u64()),
             policy,
@@ -191,14 +191,14 @@ impl Delivery {
         self.state != DeliveryState::Pending
     }
 
-    /// The event.
-    pub fn event(&self) -> &Event {
-        &self.event
+    /// The message delivered.
+    pub fn message(&self) -> &Message {
+        &self.message
     }
 
     /// The webhook id every attempt carries.
     pub fn webhook_id(&self) -> &str {
-        &self.event.id
+        &self.message.id
     }
 
     /// The endpoint it goes to.

@@ -6,7 +6,7 @@ use http::{Request, Uri};
 use serde::{Deserialize, Serialize};
 
 use super::delivery::Delivery;
-use super::event::{EndpointId, Event};
+use super::message::{EndpointId, Message};
 use super::retry::RetryPolicy;
 use super::sign::{SignError, Signer};
 use super::ssrf::{SsrfError, SsrfPolicy, port_of};
@@ -26,7 +26,7 @@ use crate::random::RandomSource;
 /// encrypted) and rebuild it.
 ///
 /// ```
-/// use webwire::webhook::{fan_out, Endpoint, Event, Scheme, Secret, Signer, SsrfPolicy};
+/// use webwire::webhook::{fan_out, Endpoint, Message, Scheme, Secret, Signer, SsrfPolicy};
 ///
 /// let scheme = Scheme::standard();
 /// let signer = Signer::new(scheme.clone(), Secret::parse(&scheme, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?)?;
@@ -38,7 +38,7 @@ use crate::random::RandomSource;
 /// // Private addresses are refused.
 /// assert!(Endpoint::new("ep_evil", "https://169.254.169.254/latest", billing.signer().clone(), &guard).is_err());
 ///
-/// let event = Event::new("msg_1", "invoice.paid", r#"{"amount":42}"#);
+/// let event = Message::new("msg_1", "invoice.paid", r#"{"amount":42}"#);
 /// let requests = fan_out([&billing, &audit], &event, 1_700_000_000)?;
 /// assert_eq!(requests.len(), 2);
 /// assert_eq!(requests[0].request.headers()["webhook-id"], "msg_1");
@@ -52,7 +52,7 @@ use crate::random::RandomSource;
 /// let rebound: Vec<std::net::IpAddr> = vec!["93.184.215.14".parse()?, "127.0.0.1".parse()?];
 /// assert!(billing.connect_addrs(rebound).is_err());
 ///
-/// let other = Event::new("msg_2", "customer.created", "{}");
+/// let other = Message::new("msg_2", "customer.created", "{}");
 /// assert_eq!(fan_out([&billing, &audit], &other, 1_700_000_000)?.len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -195,7 +195,7 @@ impl Endpoint {
     /// The signed `POST` of `event` to this endpoint at `now` (unix
     /// seconds). Sign afresh for every attempt: the timestamp must be
     /// current, the webhook id stays the event's.
-    pub fn request(&self, event: &Event, now: u64) -> Result<Request<Vec<u8>>, SignError> {
+    pub fn request(&self, event: &Message, now: u64) -> Result<Request<Vec<u8>>, SignError> {
         let mut request = self.signer.request(
             &self.url.to_string(),
             &event.id,
@@ -211,7 +211,7 @@ impl Endpoint {
     /// under the endpoint's policy or else `default_policy`.
     pub fn delivery<R: RandomSource + ?Sized>(
         &self,
-        event: &Event,
+        event: &Message,
         default_policy: &RetryPolicy,
         now: u64,
         random: &mut R,
@@ -238,7 +238,7 @@ pub struct Dispatch {
 /// which is the same for every endpoint.
 pub fn fan_out<'a>(
     endpoints: impl IntoIterator<Item = &'a Endpoint>,
-    event: &Event,
+    event: &Message,
     now: u64,
 ) -> Result<Vec<Dispatch>, SignError> {
     endpoints

@@ -60,9 +60,9 @@
 
 mod delivery;
 mod endpoint;
-mod event;
 mod header_value;
 mod health;
+mod message;
 mod replay;
 mod retry;
 mod scheme;
@@ -73,8 +73,8 @@ mod verify;
 
 pub use delivery::{Attempt, Delivery, DeliveryError, DeliveryState};
 pub use endpoint::{Dispatch, Endpoint, EndpointError, EventFilter, fan_out};
-pub use event::{EndpointId, Event};
 pub use health::{DEFAULT_DISABLE_AFTER, DisableReason, EndpointHealth, HealthStatus};
+pub use message::{EndpointId, Message};
 pub use replay::{ClaimState, DEFAULT_CLAIM_LEASE, InMemoryReplayGuard, ReplayGuard, ReplayKey};
 pub use retry::{
     Classification, Decision, GiveUpReason, Jitter, Outcome, OutcomeClass, RetryPolicy, RetryState,

@@ -19,6 +19,7 @@ use super::mask::apply_mask;
 
 /// How a generated frame breaks the rules, if it does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Arbitrary)]
+#[non_exhaustive]
 pub enum Defect {
     /// A valid frame.
     None,

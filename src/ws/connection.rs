@@ -229,6 +229,7 @@ pub enum ConnectionError {
 
 /// Something that happened on the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A text message.
     Text(String),

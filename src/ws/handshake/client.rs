@@ -107,6 +107,7 @@ impl ClientConfig {
 
 /// How the server answered.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum ClientOutcome {
     /// The server switched to WebSocket; frames follow.
     Accepted(Accepted),

@@ -1,4 +1,5 @@
-//! What is delivered (an event) and where to (an endpoint's id).
+//! What is delivered (a message: id, event type, payload) and where to
+//! (an endpoint's id).
 
 use serde::{Deserialize, Serialize};
 
@@ -6,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// to every endpoint, so receivers can deduplicate by id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Event {
+pub struct Message {
     /// The webhook (message) id, such as `msg_2b9v…`: non-empty visible
     /// ASCII, sent in the scheme's id header.
     pub id: String,
@@ -16,8 +17,8 @@ pub struct Event {
     pub payload: String,
 }
 
-impl Event {
-    /// An event with `id`, `event_type` and `payload`.
+impl Message {
+    /// A message with `id`, `event_type` and `payload`.
     pub fn new(
         id: impl Into<String>,
         event_type: impl Into<String>,
