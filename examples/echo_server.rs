@@ -46,7 +46,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut parser = RequestParser::new(HandshakeLimits::default());
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = vec![0u8; 4 * 1024]; // the parser keeps the head itself
     let (request, rest) = loop {
         let n = stream.read(&mut buf)?;
         if n == 0 {
@@ -79,6 +79,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     #[cfg(feature = "deflate")]
     let config = config.with_deflate(accepted.deflate);
     let mut conn = Connection::server(config, Instant::now());
+    drop((buf, parser, request)); // the connection's lifetime keeps none of them
     common::drive(&mut stream, &mut conn, &rest, |conn, event| match event {
         Event::Text(text) => {
             let _ = conn.send_text(&text);

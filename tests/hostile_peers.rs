@@ -1,10 +1,11 @@
 //! Bounded under hostile peers and careless configuration: memory a peer
 //! can pin per connection (counting allocator with a peak), queues that stop
-//! growing, and settings that used to panic.
+//! growing, and settings that used to panic. The same peers against the
+//! example servers, as processes: `tests/hostile_examples.rs`.
 #![cfg(feature = "ws")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -18,6 +19,7 @@ struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 static PEAK: AtomicIsize = AtomicIsize::new(0);
+static REALLOCS: AtomicUsize = AtomicUsize::new(0);
 
 fn grew(by: isize) {
     let now = LIVE.fetch_add(by, Ordering::SeqCst) + by;
@@ -37,6 +39,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        REALLOCS.fetch_add(1, Ordering::SeqCst);
         grew(new_size as isize - layout.size() as isize);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -171,6 +174,221 @@ fn a_flood_of_tiny_frames_is_taken_in_bounded_steps() {
     assert_eq!(events, count);
     assert!(rounds > 1, "the cap never applied");
     assert!(!conn.is_input_blocked());
+}
+
+/// A message in 1-byte continuation frames, never finished: text (its
+/// characters split between frames) or binary.
+fn one_byte_fragments(text: bool, fragments: usize) -> Vec<u8> {
+    let mut wire = Vec::new();
+    let mut peer = Encoder::new(Role::Client, SeededRandom::new(1));
+    let payload = if text {
+        "é".repeat(fragments.div_ceil(2)).into_bytes()
+    } else {
+        vec![0xAB; fragments]
+    };
+    for (i, byte) in payload[..fragments].iter().enumerate() {
+        let opcode = match (i, text) {
+            (0, true) => OpCode::Text,
+            (0, false) => OpCode::Binary,
+            _ => OpCode::Continuation,
+        };
+        peer.encode_frame(false, 0, opcode, &[*byte], &mut wire);
+    }
+    wire
+}
+
+/// Connections each receive a message in 1-byte continuation frames, text
+/// and binary, interleaved in 16 KiB reads as a server with many peers sees
+/// them, never finished. Each holds the message's bytes and nothing per
+/// fragment.
+#[test]
+fn one_byte_fragment_floods_hold_only_what_arrived() {
+    let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    const CONNS: usize = 64;
+    const FRAGMENTS: usize = 8192;
+    let wires = [
+        one_byte_fragments(true, FRAGMENTS),
+        one_byte_fragments(false, FRAGMENTS),
+    ];
+    let now = Instant::now();
+    let before = LIVE.load(Ordering::SeqCst);
+    PEAK.store(before, Ordering::SeqCst);
+    let mut conns: Vec<_> = (0..CONNS)
+        .map(|_| Box::new(server(Config::default())))
+        .collect();
+    for start in (0..wires[0].len()).step_by(16 << 10) {
+        for (i, conn) in conns.iter_mut().enumerate() {
+            let wire = &wires[i % 2];
+            let piece = &wire[start..wire.len().min(start + (16 << 10))];
+            assert_eq!(conn.handle_data(now, piece), piece.len());
+            assert_eq!(conn.poll_event(), None);
+        }
+    }
+    let held = (LIVE.load(Ordering::SeqCst) - before) / CONNS as isize;
+    let peak = (PEAK.load(Ordering::SeqCst) - before) / CONNS as isize;
+    eprintln!(
+        "{FRAGMENTS} 1-byte fragments ({} KiB on the wire): {held} B of heap per connection \
+         (peak {peak} B)",
+        wires[0].len() / 1024
+    );
+    assert!(held < BUDGET, "{held} bytes per connection");
+    // The message's bytes and the connection; nothing per fragment.
+    assert!(
+        held <= (FRAGMENTS + 4096) as isize,
+        "{held} bytes per connection for a {FRAGMENTS}-byte message"
+    );
+    drop(conns);
+
+    // How often the message buffer grows: one binary message alone.
+    let mut conn = server(Config::default());
+    let reallocs = REALLOCS.load(Ordering::SeqCst);
+    for piece in wires[1].chunks(16 << 10) {
+        assert_eq!(conn.handle_data(now, piece), piece.len());
+    }
+    let reallocs = REALLOCS.load(Ordering::SeqCst) - reallocs;
+    eprintln!("{FRAGMENTS} 1-byte binary fragments: {reallocs} reallocations");
+    // Growth doubles with arrivals: a logarithmic number of reallocations
+    // (about 13 for 8,192 fragments), not one per fragment. Parallel tests
+    // may realloc too, hence the slack.
+    assert!(reallocs <= 64, "{reallocs} reallocations for one message");
+}
+
+/// Deflate bombs on many connections at once, interleaved in small reads so
+/// that all of them are inflating together: each fails with 1009 having
+/// inflated about the message limit, and a failed connection keeps none of
+/// what it inflated.
+#[cfg(feature = "deflate")]
+#[test]
+fn deflate_bombs_on_many_connections_release_what_they_inflated() {
+    use webwire::ws::deflate::DeflateConfig;
+    use webwire::ws::handshake::parse_extensions;
+    let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    const CONNS: usize = 32;
+    const LIMIT: usize = 1 << 20;
+    // 8 MiB of zeros, about 8 KiB compressed.
+    let mut compress = flate2::Compress::new(flate2::Compression::best(), false);
+    let mut compressed = Vec::with_capacity(64 << 10);
+    compress
+        .compress_vec(
+            &vec![0u8; 8 << 20],
+            &mut compressed,
+            flate2::FlushCompress::Sync,
+        )
+        .unwrap();
+    let mut wire = vec![0xc2, 0x80 | 126];
+    wire.extend_from_slice(&(compressed.len() as u16).to_be_bytes());
+    wire.extend_from_slice(&[0; 4]); // a zero key masks nothing
+    wire.extend_from_slice(&compressed);
+    let config = DeflateConfig::default();
+    let (params, _) = config
+        .accept_offers(&parse_extensions(&config.offer().to_string()).unwrap())
+        .unwrap();
+    let limits = Limits::default().with_max_message_size(LIMIT);
+    let config = Config::default()
+        .with_deflate(Some(params))
+        .with_limits(limits);
+    let now = Instant::now();
+    let before = LIVE.load(Ordering::SeqCst);
+    PEAK.store(before, Ordering::SeqCst);
+    let mut conns: Vec<_> = (0..CONNS).map(|_| Box::new(server(config))).collect();
+    // 256 compressed bytes at a time inflate to about 256 KiB: several
+    // rounds before any connection reaches the limit.
+    let mut failed = vec![false; CONNS];
+    for piece in wire.chunks(256) {
+        for (conn, failed) in conns.iter_mut().zip(&mut failed) {
+            if !*failed {
+                assert_eq!(conn.handle_data(now, piece), piece.len());
+                *failed = conn.poll_event().is_some();
+            }
+        }
+    }
+    let peak = (PEAK.load(Ordering::SeqCst) - before) / CONNS as isize;
+    let held = (LIVE.load(Ordering::SeqCst) - before) / CONNS as isize;
+    eprintln!(
+        "{CONNS} deflate bombs at once ({} B each, limit {LIMIT} B): peak {peak} B per \
+         connection, {held} B held per failed connection",
+        wire.len()
+    );
+    let mut out = Vec::new();
+    for (conn, failed) in conns.iter_mut().zip(&failed) {
+        assert!(failed, "a bomb was not refused");
+        assert_eq!(conn.poll_transmit(&mut out), Transmit::Bytes(4));
+        assert_eq!(out, [0x88, 0x02, 0x03, 0xF1], "close frame with 1009");
+        out.clear();
+    }
+    assert!(
+        peak <= (LIMIT + LIMIT / 2) as isize + 256 * 1024,
+        "peak {peak} bytes per connection, limit {LIMIT}"
+    );
+    assert!(held < BUDGET, "{held} bytes held per failed connection");
+    // A failed decoder frees its inflater's window.
+    assert!(held <= 2048, "{held} bytes held per failed connection");
+}
+
+/// Upgrade requests arriving one byte at a time on 1,000 connections hold
+/// what arrived; one that sends a 16 KiB head (the default limit) and never
+/// ends it holds at most about that.
+#[test]
+fn slow_handshakes_hold_what_arrived() {
+    use webwire::ws::handshake::{HandshakeLimits, RequestParser};
+    let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    const CONNS: usize = 1000;
+    let request = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n";
+    let before = LIVE.load(Ordering::SeqCst);
+    PEAK.store(before, Ordering::SeqCst);
+    let mut parsers: Vec<_> = (0..CONNS)
+        .map(|_| Box::new(RequestParser::new(HandshakeLimits::default())))
+        .collect();
+    // All but the last byte, one byte per connection per round.
+    for byte in request[..request.len() - 1].chunks(1) {
+        for parser in &mut parsers {
+            assert!(matches!(parser.feed(byte), Ok(webwire::Status::Partial)));
+        }
+    }
+    let held = (LIVE.load(Ordering::SeqCst) - before) / CONNS as isize;
+    let peak = (PEAK.load(Ordering::SeqCst) - before) / CONNS as isize;
+    eprintln!(
+        "a {}-byte upgrade request but its last byte, 1 byte at a time: {held} B of heap \
+         per connection (peak {peak} B)",
+        request.len()
+    );
+    assert!(held < BUDGET, "{held} bytes per connection");
+    assert!(held <= 1024, "{held} bytes per connection");
+    // Every one completes with its last byte.
+    for parser in &mut parsers {
+        assert!(matches!(
+            parser.feed(&request[request.len() - 1..]),
+            Ok(webwire::Status::Complete(_))
+        ));
+    }
+    drop(parsers);
+
+    // Slowloris with a big head: header lines up to just under the limit,
+    // 1 KiB at a time, never the blank line that ends the head.
+    const BIG: usize = 100;
+    let mut head = request[..request.len() - 2].to_vec();
+    while head.len() < HandshakeLimits::default().max_head_size() - 300 {
+        head.extend_from_slice(b"X-Pad: ");
+        head.extend_from_slice(&[b'a'; 200]);
+        head.extend_from_slice(b"\r\n");
+    }
+    let before = LIVE.load(Ordering::SeqCst);
+    let mut parsers: Vec<_> = (0..BIG)
+        .map(|_| Box::new(RequestParser::new(HandshakeLimits::default())))
+        .collect();
+    for piece in head.chunks(1024) {
+        for parser in &mut parsers {
+            assert!(matches!(parser.feed(piece), Ok(webwire::Status::Partial)));
+        }
+    }
+    let held = (LIVE.load(Ordering::SeqCst) - before) / BIG as isize;
+    eprintln!(
+        "a {}-byte head never ended: {held} B of heap per connection",
+        head.len()
+    );
+    assert!(held < BUDGET, "{held} bytes per connection");
 }
 
 /// A peer that pings and never reads: at most one pong is pending, and

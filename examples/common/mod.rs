@@ -66,8 +66,9 @@ pub fn drive<R: RandomSource>(
     mut on_event: impl FnMut(&mut Connection<R>, Event),
 ) -> io::Result<()> {
     // Each connection's own, and full while a peer that does not read its
-    // replies has stalled us: small, so such a peer pins little.
-    let mut buf = vec![0u8; 16 * 1024];
+    // replies has stalled us: small (std's `BufReader` size), so such a peer
+    // pins little.
+    let mut buf = vec![0u8; 8 * 1024];
     let mut out = Vec::new();
     if feed(stream, conn, &mut out, initial, &mut on_event)? {
         let _ = stream.shutdown(Shutdown::Both);

@@ -29,7 +29,7 @@ use webwire::ws::{Config, Connection, Event, Transmit};
 /// takes no more than the room left, so what it brings in stays within
 /// this too. A peer that pings without reading thus pins at most 32 KiB
 /// here, then its writes stall in the kernel.
-const MAX_UNSENT: usize = 16 * 1024;
+const MAX_UNSENT: usize = 32 * 1024;
 
 thread_local! {
     /// The read buffer every connection on this thread reads into.
@@ -110,26 +110,11 @@ pub async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> io::Result<()> {
     let mut conn = Connection::server(config, Instant::now());
     let (mut out, mut sent, mut done) = (Vec::new(), 0, false);
-    // Read bytes the connection has not taken yet (it stops taking input
-    // while events or a pong wait): usually none, so usually no allocation.
-    let mut unread = initial.to_vec();
+    take(&mut conn, initial, &mut out, &mut done);
     let timer = tokio::time::sleep_until(tokio::time::Instant::now());
     tokio::pin!(timer);
     loop {
-        if !unread.is_empty() {
-            let used = conn.handle_data(Instant::now(), &unread);
-            unread.drain(..used);
-            if unread.is_empty() {
-                unread = Vec::new();
-            }
-        }
-        while let Some(event) = conn.poll_event() {
-            let _ = match event {
-                Event::Text(text) => conn.send_text(&text),
-                Event::Binary(data) => conn.send_binary(&data),
-                _ => Ok(()),
-            };
-        }
+        echo(&mut conn);
         if sent == out.len() {
             // Written: free it rather than keep it. The next message gets a
             // chunk the allocator just had back (warm in cache), where a kept
@@ -159,16 +144,14 @@ pub async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     Poll::Pending => break,
                 }
             }
-            // Backpressure: a peer that does not read stops being read.
-            if !unread.is_empty() {
-                // The connection has more to take once drained: go round.
-                moved = true;
-            } else if !done && out.len() - sent < MAX_UNSENT {
+            // Backpressure: a peer that does not read stops being read, and
+            // a read brings in no more than `out` has room for.
+            if !done && out.len() - sent < MAX_UNSENT {
                 let room = MAX_UNSENT - (out.len() - sent);
                 let read = poll_read_shared(&mut io, cx, room, |read| match read {
                     Ok(input) if !input.is_empty() => {
-                        let used = conn.handle_data(Instant::now(), input);
-                        unread.extend_from_slice(&input[used..]);
+                        drop_written(&mut out, &mut sent);
+                        take(&mut conn, input, &mut out, &mut done);
                     }
                     // End of stream or a broken socket: at most once more,
                     // while `out` still holds bytes.
@@ -187,5 +170,44 @@ pub async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             }
         })
         .await?;
+    }
+}
+
+/// Drops the bytes of `out` that were written (`..sent`) before more are
+/// appended: all of it is freed (as in `drive`), part of it moved out, or a
+/// peer that reads slowly, never letting `out` drain, would have it hold all
+/// it was ever sent.
+fn drop_written(out: &mut Vec<u8>, sent: &mut usize) {
+    if *sent == out.len() {
+        *out = Vec::new();
+    } else {
+        out.drain(..*sent);
+    }
+    *sent = 0;
+}
+
+/// Feeds all of `input` to the connection. Whenever it stops taking input
+/// (events to drain, a pong to hand out), echoes the events and appends
+/// what is queued to `out`, so nothing read is kept aside.
+fn take(conn: &mut Connection, mut input: &[u8], out: &mut Vec<u8>, done: &mut bool) {
+    loop {
+        let used = conn.handle_data(Instant::now(), input);
+        input = &input[used..];
+        if input.is_empty() {
+            return;
+        }
+        echo(conn);
+        *done |= conn.poll_transmit(out) == Transmit::Shutdown;
+    }
+}
+
+/// Echoes text as text and binary as binary.
+fn echo(conn: &mut Connection) {
+    while let Some(event) = conn.poll_event() {
+        let _ = match event {
+            Event::Text(text) => conn.send_text(&text),
+            Event::Binary(data) => conn.send_binary(&data),
+            _ => Ok(()),
+        };
     }
 }

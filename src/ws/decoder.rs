@@ -181,6 +181,11 @@ impl Decoder {
         self.frame = None;
         self.message = None;
         self.control = Vec::new();
+        // A failed decoder inflates nothing more: free the window (~48 KiB).
+        #[cfg(feature = "deflate")]
+        {
+            self.inflater = None;
+        }
         err
     }
 
@@ -330,8 +335,12 @@ impl Decoder {
         if self.compressed {
             return self.inflate_piece(piece, header.mask, offset, complete && header.fin);
         }
-        // The message so far is within max_message_size (checked).
-        let bound = usize::try_from(self.message_len).unwrap_or(usize::MAX);
+        // The final frame fixes the message's size, so grow to exactly that;
+        // before it, up to the message limit (never past it).
+        let bound = match header.fin {
+            true => usize::try_from(self.message_len).unwrap_or(usize::MAX),
+            false => self.limits.max_message_size,
+        };
         let n = piece.len();
         match &mut self.message {
             Some(Assembly::Text { text, utf8 }) => {
@@ -574,22 +583,17 @@ fn whole_message(
 
 /// How much more to reserve so that `more` bytes fit after `len` in a buffer
 /// of capacity `cap`, or `None` if they fit. Growth follows the bytes that
-/// arrived (at least doubling, so appends stay amortised) and never passes
-/// `bound`, the most the message may hold; within a doubling of it, it goes
-/// straight there so the last step is not a tiny one that copies everything.
+/// arrived, doubling so that appends stay amortised (a flood of 1-byte
+/// fragments reallocates a logarithmic number of times), and never passes
+/// `bound`, the most the message may hold.
 #[inline]
 fn reserve_for(len: usize, cap: usize, more: usize, bound: usize) -> Option<usize> {
     let needed = len.saturating_add(more);
     if needed <= cap {
         return None;
     }
-    let ceiling = bound.max(needed);
-    let next = if cap.saturating_mul(4) > ceiling {
-        ceiling
-    } else {
-        cap.saturating_mul(2)
-    };
-    Some(next.clamp(needed, ceiling) - len)
+    let next = cap.saturating_mul(2).clamp(needed, bound.max(needed));
+    Some(next - len)
 }
 
 /// A whole text message: unmasked, validated and copied out in one pass.

@@ -1,8 +1,8 @@
 //! Shared plumbing for the WebSocket interop tests (`interop_python`,
-//! `interop_node`, `interop_chromium`): building and starting the examples,
-//! child processes that are killed when dropped, line readers and waits that
-//! never block for longer than a deadline, and the skip-or-fail rule for
-//! missing peers.
+//! `interop_node`, `interop_chromium`) and `hostile_examples`: building and
+//! starting the examples, child processes that are killed when dropped, line
+//! readers and waits that never block for longer than a deadline, and the
+//! skip-or-fail rule for missing peers.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -71,6 +71,9 @@ fn build_examples() -> Result<PathBuf, String> {
     // The same features as this test, so that what `cargo test` already
     // built is reused instead of rebuilt.
     let features: Vec<&str> = [
+        ("ws", cfg!(feature = "ws")),
+        ("webhook", cfg!(feature = "webhook")),
+        ("serde", cfg!(feature = "serde")),
         ("getrandom", cfg!(feature = "getrandom")),
         ("arbitrary", cfg!(feature = "arbitrary")),
         ("deflate", cfg!(feature = "deflate")),
@@ -85,6 +88,7 @@ fn build_examples() -> Result<PathBuf, String> {
         .args(["build", "--quiet", "--profile", profile, "--target-dir"])
         .arg(target_dir)
         .args(["--example", "echo_server", "--example", "client"])
+        .args(["--example", "tokio_echo"])
         .arg("--no-default-features");
     if !features.is_empty() {
         cmd.arg("--features").arg(features.join(","));
@@ -152,6 +156,11 @@ impl Proc {
             lines,
             stderr,
         }
+    }
+
+    /// The operating system's id for the process.
+    pub fn id(&self) -> u32 {
+        self.child.id()
     }
 
     /// What the process wrote to stderr so far.
