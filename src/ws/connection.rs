@@ -481,11 +481,12 @@ impl<R: RandomSource> Connection<R> {
     /// [`Config::max_queued_events`] events wait to be polled, or after a
     /// ping whose automatic pong has not yet been handed out by
     /// [`poll_transmit`](Self::poll_transmit) (so at most one pong is ever
-    /// pending, and still every ping is answered). Then drain events and transmit, and
-    /// call again with the rest; [`is_input_blocked`](Self::is_input_blocked)
-    /// says whether that is needed first. Bounded memory against a peer
-    /// that floods tiny frames or pings without reading comes from this:
-    /// the driver stops reading, and the peer's writes stall.
+    /// pending, and still every ping is answered). Then drain events and
+    /// transmit, and call again with the rest;
+    /// [`is_input_blocked`](Self::is_input_blocked) says whether that is
+    /// needed first. Bounded memory against a peer that floods tiny frames
+    /// or pings without reading comes from this: the driver stops reading,
+    /// and the peer's writes stall.
     ///
     /// Bytes that follow the handshake in the same read belong here too.
     /// After the peer's close frame or a failure, input is ignored (all of
