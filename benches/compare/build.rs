@@ -27,6 +27,7 @@ fn main() {
             "src",
             "Cargo.toml",
             "examples/common/tokio_drive.rs",
+            "examples/common/stream.rs",
         ],
     )
     .is_some_and(|s| !s.is_empty());
@@ -47,4 +48,5 @@ fn main() {
     println!("cargo:rerun-if-changed=../../.git/index");
     // The examples' tokio adapter is compiled into the echo server.
     println!("cargo:rerun-if-changed=../../examples/common/tokio_drive.rs");
+    println!("cargo:rerun-if-changed=../../examples/common/stream.rs");
 }

@@ -193,7 +193,8 @@ def echo_section(d):
                     cells.append("failed")
                     continue
                 cells.append(f"{fmt_num(c[key], digits)} ({ratio_str(c.get(ratio_key))})")
-                if c.get(ratio_key) is not None:
+                # Variants (`webwire+stream`) are in the tables, not the chart.
+                if c.get(ratio_key) is not None and "+" not in n:
                     bars.append((n, c[ratio_key]))
             label = f"{s['id']} {s['title']} ({s['conns']} conns)"
             md.append(f"| {label} | " + " | ".join(cells) + " |")

@@ -25,8 +25,9 @@ pub const CLIENT_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 pub const EXPECTED_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
 /// The contenders of the echo benchmark: (name, what it is).
-pub const SERVERS: [&str; 4] = [
+pub const SERVERS: [&str; 5] = [
     "webwire",
+    "webwire+stream",
     "tokio-tungstenite",
     "fastwebsockets",
     "tokio-websockets",
@@ -212,6 +213,7 @@ where
 {
     match name {
         "webwire" => serve_webwire(io).await,
+        "webwire+stream" => serve_webwire_stream(io).await,
         "tokio-tungstenite" => serve_tokio_tungstenite(io).await,
         "fastwebsockets" => serve_fastwebsockets(io).await,
         "tokio-websockets" => serve_tokio_websockets(io).await,
@@ -264,6 +266,52 @@ pub async fn serve_webwire_with<S: AsyncRead + AsyncWrite + Unpin>(
 #[path = "../../../examples/common/tokio_drive.rs"]
 #[allow(dead_code)]
 mod tokio_drive;
+
+// --- webwire through WebSocketStream (Stream + Sink) --------------------------
+
+/// examples/tokio_echo.rs's echo loop on the examples' `WebSocketStream`
+/// (examples/common/stream.rs, included verbatim): `accept` (the same
+/// in-place handshake), then `next()` and `feed()` per message. Replies are
+/// fed, not flushed: the stream writes all of them in one write before it
+/// next waits for input, as `tokio_drive` does.
+pub async fn serve_webwire_stream<S: AsyncRead + AsyncWrite + Unpin>(io: S) -> io::Result<()> {
+    serve_webwire_stream_with(io, false).await
+}
+
+/// [`serve_webwire_stream`], optionally negotiating permessage-deflate.
+pub async fn serve_webwire_stream_with<S: AsyncRead + AsyncWrite + Unpin>(
+    io: S,
+    deflate: bool,
+) -> io::Result<()> {
+    use stream::Message;
+    use webwire::ws::deflate::DeflateConfig;
+    use webwire::ws::handshake::ServerConfig;
+    let server = if deflate {
+        ServerConfig::new().with_deflate(DeflateConfig::default())
+    } else {
+        ServerConfig::new()
+    };
+    let mut ws = stream::accept(io, &server, |agreed| {
+        webwire::ws::Config::default()
+            .with_limits(webwire_limits())
+            .with_deflate(agreed.deflate)
+    })
+    .await?;
+    while let Some(message) = ws.next().await {
+        match message {
+            Ok(echo @ (Message::Text(_) | Message::Binary(_))) => ws.feed(echo).await?,
+            Ok(_) => {} // pings are answered by the connection; the close
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+// The file's `feature = "getrandom"`/`"deflate"` gates name the main
+// crate's features, which this package does not have.
+#[path = "../../../examples/common/stream.rs"]
+#[allow(dead_code, unexpected_cfgs)]
+mod stream;
 
 // --- tokio-tungstenite ------------------------------------------------------
 

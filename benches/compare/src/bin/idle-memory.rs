@@ -771,6 +771,13 @@ fn main() {
             Some("webwire"),
         ),
         (
+            "webwire+stream",
+            "task only: examples/common/stream.rs, WebSocketStream (accept, then next() and feed()); same Connection as webwire",
+            false,
+            None,
+            Some("webwire+stream"),
+        ),
+        (
             "tungstenite",
             "tungstenite::accept_with_config (blocking API; no task row: a thread per connection)",
             false,
