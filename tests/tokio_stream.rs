@@ -537,9 +537,13 @@ async fn connect_refuses_wss_before_connecting() {
     );
 }
 
+/// An echo server on loopback TCP for one connection: its address, and
+/// the task that ends with what its stream ended with.
 #[cfg(feature = "getrandom")]
-#[tokio::test]
-async fn connect_over_tcp() {
+async fn tcp_echo_server() -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<Option<Result<Message, Error>>>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
@@ -551,6 +555,13 @@ async fn connect_over_tcp() {
         )
         .await
     });
+    (addr, server)
+}
+
+#[cfg(feature = "getrandom")]
+#[tokio::test]
+async fn connect_over_tcp() {
+    let (addr, server) = tcp_echo_server().await;
     let mut ws = stream::connect(
         &format!("ws://{addr}/path?q=1"),
         ClientConfig::new(),
@@ -572,17 +583,8 @@ async fn connect_over_tcp() {
 #[tokio::test]
 async fn readme_snippet() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     use stream::connect;
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("ws://{}/", listener.local_addr()?);
-    tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        echo(
-            accept(tcp, &ServerConfig::new(), |_| Config::default())
-                .await
-                .unwrap(),
-        )
-        .await
-    });
+    let (addr, _server) = tcp_echo_server().await;
+    let url = format!("ws://{addr}/");
 
     let mut ws = connect(&url, ClientConfig::new(), Config::default()).await?;
     ws.send(Message::Text("hello".into())).await?;

@@ -11,7 +11,7 @@ use super::close_frame::CloseFrame;
 use super::decoder::{Decoder, Incoming};
 use super::encoder::Encoder;
 use super::error::{EncodeError, ProtocolError};
-use super::frame::OpCode;
+use super::frame::{FrameHeader, OpCode};
 use super::limits::Limits;
 use super::role::Role;
 use crate::random::{NoRandom, RandomSource};
@@ -279,16 +279,17 @@ pub enum Transmit {
 }
 
 /// Bytes on the wire for a message of `payload` bytes sent by `role` in
-/// frames of at most `size` bytes (RFC 6455 §5.2): each frame's header is
-/// 2 bytes, plus 2 or 8 for a longer length, plus 4 for a client's mask.
+/// frames of at most `size` bytes: the payload plus each frame's header.
 fn wire_len(role: Role, payload: usize, size: usize) -> usize {
     let header = |len: usize| {
-        let extended = match len {
-            0..=125 => 0,
-            126..=0xffff => 2,
-            _ => 8,
-        };
-        2 + extended + if role == Role::Client { 4 } else { 0 }
+        FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: OpCode::Binary,
+            mask: (role == Role::Client).then_some([0; 4]),
+            payload_len: len as u64,
+        }
+        .encoded_len()
     };
     let size = size.max(1);
     let full = payload / size;

@@ -248,19 +248,26 @@ pub async fn serve_webwire_with<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     deflate: bool,
 ) -> io::Result<()> {
+    tokio_drive::serve(stream, &webwire_server(deflate), webwire_config).await
+}
+
+/// The echo servers' handshake settings: permessage-deflate with
+/// `DeflateConfig::default()` if `deflate`.
+fn webwire_server(deflate: bool) -> webwire::ws::handshake::ServerConfig {
     use webwire::ws::deflate::DeflateConfig;
     use webwire::ws::handshake::ServerConfig;
-    let server = if deflate {
+    if deflate {
         ServerConfig::new().with_deflate(DeflateConfig::default())
     } else {
         ServerConfig::new()
-    };
-    tokio_drive::serve(stream, &server, |agreed| {
-        webwire::ws::Config::default()
-            .with_limits(webwire_limits())
-            .with_deflate(agreed.deflate)
-    })
-    .await
+    }
+}
+
+/// The echo servers' connection settings: raised limits, deflate as agreed.
+fn webwire_config(agreed: &webwire::ws::handshake::Negotiated) -> webwire::ws::Config {
+    webwire::ws::Config::default()
+        .with_limits(webwire_limits())
+        .with_deflate(agreed.deflate)
 }
 
 #[path = "../../../examples/common/tokio_drive.rs"]
@@ -284,19 +291,7 @@ pub async fn serve_webwire_stream_with<S: AsyncRead + AsyncWrite + Unpin>(
     deflate: bool,
 ) -> io::Result<()> {
     use stream::Message;
-    use webwire::ws::deflate::DeflateConfig;
-    use webwire::ws::handshake::ServerConfig;
-    let server = if deflate {
-        ServerConfig::new().with_deflate(DeflateConfig::default())
-    } else {
-        ServerConfig::new()
-    };
-    let mut ws = stream::accept(io, &server, |agreed| {
-        webwire::ws::Config::default()
-            .with_limits(webwire_limits())
-            .with_deflate(agreed.deflate)
-    })
-    .await?;
+    let mut ws = stream::accept(io, &webwire_server(deflate), webwire_config).await?;
     while let Some(message) = ws.next().await {
         match message {
             Ok(echo @ (Message::Text(_) | Message::Binary(_))) => ws.feed(echo).await?,
