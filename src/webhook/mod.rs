@@ -18,6 +18,8 @@
 //! | [`EndpointHealth`] | disables an endpoint after 410 or days of failure |
 //! | [`Endpoint`] | URL, signer, event filters; [`fan_out`] signs an event for each |
 //! | [`SsrfPolicy`] | refuses endpoint URLs and resolved addresses that are not public |
+//! | [`EndpointGate`] | per endpoint: in-flight limit, [`TokenBucket`] rate limit, [`CircuitBreaker`] |
+//! | [`Lease`], [`sendable_in_order`] | workers sharing a queue; ordering keys |
 //!
 //! ```
 //! use webwire::webhook::{Admission, InMemoryReplayGuard, Scheme, Secret, Signer, Verifier, VerifyError};
@@ -57,12 +59,22 @@
 //! according to its [`RetryPolicy`], and [`EndpointHealth`] says when to stop
 //! calling an endpoint. The caller sends the requests, keeps the clock and
 //! stores the (serialisable) state, for example in an outbox table.
+//! Before each attempt an [`EndpointGate`] says whether the endpoint may be
+//! called now (in-flight limit, rate limit, circuit breaker); [`Lease`]s
+//! let several workers share the table, and [`sendable_in_order`] keeps
+//! messages with the same ordering key in order. `examples/webhook_outbox`
+//! runs all of it on SQLite and PostgreSQL.
 
+mod circuit;
 mod delivery;
 mod endpoint;
+mod gate;
 mod header_value;
 mod health;
+mod lease;
 mod message;
+mod ordering;
+mod rate_limit;
 mod replay;
 mod retry;
 mod scheme;
@@ -71,10 +83,15 @@ mod sign;
 mod ssrf;
 mod verify;
 
+pub use circuit::{BreakerState, CircuitBreaker};
 pub use delivery::{Attempt, Delivery, DeliveryError, DeliveryState};
 pub use endpoint::{Dispatch, Endpoint, EndpointError, EventFilter, fan_out};
+pub use gate::{Blocked, EndpointGate, Permit};
 pub use health::{DEFAULT_DISABLE_AFTER, DisableReason, EndpointHealth, HealthStatus};
+pub use lease::Lease;
 pub use message::{EndpointId, Message};
+pub use ordering::sendable_in_order;
+pub use rate_limit::TokenBucket;
 pub use replay::{ClaimState, DEFAULT_CLAIM_LEASE, InMemoryReplayGuard, ReplayGuard, ReplayKey};
 pub use retry::{
     Classification, Decision, GiveUpReason, Jitter, Outcome, OutcomeClass, RetryPolicy, RetryState,
