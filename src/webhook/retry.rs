@@ -292,6 +292,9 @@ pub enum GiveUpReason {
         /// That status.
         status: u16,
     },
+    /// The sender stopped it: the endpoint was disabled or deleted, or an
+    /// operator cancelled it ([`Delivery::cancel`](super::Delivery::cancel)).
+    Cancelled,
 }
 
 /// What to do after an attempt.

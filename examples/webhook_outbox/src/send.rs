@@ -1,0 +1,146 @@
+//! One delivery attempt over HTTP/1.1 with hyper.
+//!
+//! The endpoint's host is resolved once, every answer goes through the
+//! endpoint's SSRF policy, and the connection goes to one of the addresses
+//! that passed, never to the name again (a second lookup could answer with
+//! a private address: DNS rebinding). Redirects are not followed (a 3xx is
+//! the outcome), the whole attempt has one timeout, and at most
+//! [`MAX_STORED_BODY`] bytes of the response body are read.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::Request;
+use hyper::header::{HOST, HeaderValue};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use webwire::webhook::{Endpoint, Message, Outcome};
+
+/// Bytes of a response body kept (and stored) for operators to read.
+pub const MAX_STORED_BODY: usize = 1024;
+
+/// What an attempt produced.
+#[derive(Debug)]
+pub struct Attempted {
+    pub outcome: Outcome,
+    /// For `status`: the HTTP status, `timeout` or `refused`.
+    pub last_status: String,
+    /// The start of the response body, or why there was none.
+    pub detail: String,
+}
+
+/// Sends `message` to `endpoint`, signed at `now` (unix seconds).
+pub async fn attempt(
+    endpoint: &Endpoint,
+    message: &Message,
+    now: u64,
+    timeout: Duration,
+) -> Attempted {
+    match tokio::time::timeout(timeout, send(endpoint, message, now)).await {
+        Ok(Ok((outcome, body))) => Attempted {
+            last_status: outcome
+                .http_status()
+                .map_or_else(String::new, |s| s.to_string()),
+            outcome,
+            detail: body,
+        },
+        Ok(Err(why)) => Attempted {
+            outcome: Outcome::ConnectionFailed,
+            last_status: "refused".into(),
+            detail: why,
+        },
+        Err(_) => Attempted {
+            outcome: Outcome::Timeout,
+            last_status: "timeout".into(),
+            detail: format!("no answer within {timeout:?}"),
+        },
+    }
+}
+
+async fn send(
+    endpoint: &Endpoint,
+    message: &Message,
+    now: u64,
+) -> Result<(Outcome, String), String> {
+    let request = endpoint.request(message, now).map_err(|e| e.to_string())?;
+    if request.uri().scheme_str() != Some("http") {
+        // `endpoint add` refuses these; a row edited by hand could hold one.
+        return Err("only http:// endpoints are supported by this example".into());
+    }
+    let (host, port) = endpoint.host_and_port();
+    let resolved: Vec<IpAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| format!("resolving {host}: {e}"))?
+            .map(|a| a.ip())
+            .collect(),
+    };
+    let addrs = endpoint
+        .connect_addrs(resolved)
+        .map_err(|e| e.to_string())?;
+    let stream = connect(&addrs).await?;
+
+    let (parts, body) = request.into_parts();
+    let mut request = Request::from_parts(parts, Full::new(Bytes::from(body)));
+    // HTTP/1.1 to an origin server: origin-form target, name in Host.
+    let authority = request.uri().authority().map(|a| a.as_str().to_owned());
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .parse()
+        .map_err(|_| "unusable URL path".to_owned())?;
+    *request.uri_mut() = target;
+    if let Some(authority) = authority {
+        let value = HeaderValue::from_str(&authority).map_err(|e| e.to_string())?;
+        request.headers_mut().insert(HOST, value);
+    }
+
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    let driver = tokio::spawn(connection);
+    let response = sender.send_request(request).await;
+    let response = match response {
+        Ok(response) => response,
+        Err(e) => {
+            driver.abort();
+            return Err(e.to_string());
+        }
+    };
+    let outcome = Outcome::from_response(&response, crate::unix_now());
+    let mut body = response.into_body();
+    let mut kept = Vec::new();
+    // Read only what is kept; the rest is dropped with the connection.
+    while kept.len() < MAX_STORED_BODY {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    let room = MAX_STORED_BODY - kept.len();
+                    kept.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
+            _ => break,
+        }
+    }
+    driver.abort();
+    Ok((outcome, String::from_utf8_lossy(&kept).into_owned()))
+}
+
+/// Tries each checked address in turn.
+async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, String> {
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last = format!("connecting to {addr}: {e}"),
+        }
+    }
+    Err(last)
+}
