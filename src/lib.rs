@@ -71,8 +71,10 @@
 //! ```text
 //!  sender:   Message ─► fan_out(&[Endpoint]) ─► signed http::Request per endpoint
 //!            (Endpoint = URL checked by SsrfPolicy + Signer + EventFilter)
+//!            due Delivery ─► EndpointGate::try_acquire (in flight, TokenBucket, CircuitBreaker) ─► send
 //!            outcome ─► Delivery::on_outcome ─► RetryPolicy decides ─► next_due / gave up
 //!                                             └► EndpointHealth: disable after 410 or days of failure
+//!            (workers sharing a table: Lease; ordering keys: sendable_in_order)
 //!  receiver: request ─► Verifier::verify_and_claim ─► ReplayGuard (claim) ─► process
 //!                                                   └► Claim::commit (2xx) or release (5xx)
 //! ```

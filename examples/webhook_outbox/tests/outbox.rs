@@ -12,7 +12,7 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -130,28 +130,7 @@ fn outbox(db: &str, args: &[&str], stdin: &str) -> String {
     stdout
 }
 
-fn try_outbox(db: &str, args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = Command::new(OUTBOX)
-        .args(["--db", db])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start webhook_outbox");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use support::run_outbox as try_outbox;
 
 /// `status` as (message id, endpoint) → (state, attempts).
 fn status(db: &str) -> HashMap<(String, String), (String, u32)> {
