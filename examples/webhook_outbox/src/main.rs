@@ -4,10 +4,10 @@
 //! ```text
 //! webhook_outbox [--db URL] endpoint add --id ID --url URL --secret whsec_…
 //!                [--events 'invoice.*'] [--schedule 0s,1s,5s,…] [--allow-private]
-//!                [--max-in-flight N] [--rate N]
+//!                [--max-in-flight N] [--rate N] [--ca CA.pem]
 //! webhook_outbox [--db URL] enqueue --type T [--id MSG_ID] [--ordering-key K] [--jsonl] < payload
 //! webhook_outbox [--db URL] worker [--concurrency N] [--until-idle] [--timeout S] [--lease S]
-//! webhook_outbox [--db URL] status
+//! webhook_outbox [--db URL] status [--detail]
 //! webhook_outbox [--db URL] redeliver [--endpoint ID] [--id MSG_ID]
 //! ```
 //!
@@ -45,6 +45,7 @@ use crate::store::{BoxError, EndpointRow, NewMessage, Store};
 const USAGE: &str = "usage: webhook_outbox [--db URL] COMMAND ...
   endpoint add --id ID --url URL --secret whsec_... [--events PATTERN[,PATTERN]]
                [--schedule 0s,1s,5s,...] [--allow-private] [--max-in-flight N] [--rate N]
+               [--ca CA.pem]
       adds an endpoint, or replaces the one with that id (and re-enables it)
   enqueue --type TYPE [--id MSG_ID] [--ordering-key KEY] [--jsonl] < PAYLOAD
       stores a message for every matching endpoint and prints its id; the same
@@ -52,9 +53,11 @@ const USAGE: &str = "usage: webhook_outbox [--db URL] COMMAND ...
   worker [--concurrency N] [--until-idle] [--timeout SECONDS] [--lease SECONDS]
       delivers until Ctrl-C or SIGTERM (or, with --until-idle, until nothing is
       pending or waiting for a retry)
-  status
+  status [--detail]
       one line per message and endpoint: MSG_ID ENDPOINT_ID STATE ATTEMPTS LAST_STATUS
-      (STATE: pending, failed = retry scheduled, delivered, dead)
+      (STATE: pending, failed = retry scheduled, delivered, dead; LAST_STATUS: the
+      HTTP status, or timeout, ssrf, connect, tls, http for a failure before one);
+      --detail appends a tab and the start of the last response body, or the error
   redeliver [--endpoint ID] [--id MSG_ID]
       sends dead deliveries again, with the same id and the endpoint's current secret
 
@@ -66,6 +69,7 @@ const USAGE: &str = "usage: webhook_outbox [--db URL] COMMAND ...
                     link-local (cloud metadata) stays refused
   --max-in-flight   attempts at once to this endpoint, per worker (default 10)
   --rate            attempts per second to this endpoint, per worker (default: no limit)
+  --ca              trust this CA (PEM) for an https:// endpoint, beside Mozilla's roots
   --concurrency     attempts at once, per worker (default 32)
   --timeout         one attempt's time limit (default 15)
   --lease           how long a claim lasts before another worker may take it; more than
@@ -85,8 +89,9 @@ pub fn unix_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// The SSRF policy an endpoint row asks for. Plain `http://` is allowed
-/// because this example has no TLS client yet.
+/// The SSRF policy an endpoint row asks for: `https://` and `http://`
+/// URLs, public addresses (and, with `--allow-private`, loopback and
+/// private ones).
 fn ssrf_policy(allow_private: bool) -> SsrfPolicy {
     let policy = SsrfPolicy::new().allow_http();
     if allow_private {
@@ -215,13 +220,6 @@ async fn endpoint_add(store: &Store, mut flags: Flags) -> Result<(), BoxError> {
         return Err("--id: use letters, digits, `_`, `-` and `.`".into());
     }
     let url = flags.required("--url")?;
-    if !url.starts_with("http://") {
-        return Err(
-            "--url: this example sends over plain http:// only (no TLS client yet); \
-             it never sends an https:// URL in cleartext"
-                .into(),
-        );
-    }
     let secret = flags.required("--secret")?;
     let events = flags.value("--events")?.unwrap_or_default();
     let policy = match flags.value("--schedule")? {
@@ -238,10 +236,17 @@ async fn endpoint_add(store: &Store, mut flags: Flags) -> Result<(), BoxError> {
         max_in_flight: flags.number("--max-in-flight", 10)?.max(1),
         rate: flags.number("--rate", 0)?.max(0),
         disabled: None,
+        ca: match flags.value("--ca")? {
+            Some(path) => {
+                Some(std::fs::read_to_string(&path).map_err(|e| format!("--ca {path}: {e}"))?)
+            }
+            None => None,
+        },
     };
     flags.done()?;
     // Refuse now what the worker would refuse later.
     build_endpoint(&row)?;
+    send::tls_connector(row.ca.as_deref())?;
     store.upsert_endpoint(row).await?;
     println!("endpoint {id} saved");
     Ok(())
@@ -314,11 +319,11 @@ async fn enqueue(store: &mut Store, mut flags: Flags) -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn status(store: &Store) -> Result<(), BoxError> {
+async fn status(store: &Store, detail: bool) -> Result<(), BoxError> {
     let mut out = std::io::stdout().lock();
     for row in store.status().await? {
         let last = row.last_status.filter(|s| !s.is_empty());
-        writeln!(
+        write!(
             out,
             "{} {} {} {} {}",
             row.message_id,
@@ -327,6 +332,17 @@ async fn status(store: &Store) -> Result<(), BoxError> {
             row.attempts,
             last.as_deref().unwrap_or("-")
         )?;
+        if detail {
+            // One line per delivery, whatever the receiver answered.
+            let text: String = row
+                .last_response
+                .unwrap_or_default()
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            write!(out, "\t{text}")?;
+        }
+        writeln!(out)?;
     }
     Ok(())
 }
@@ -387,8 +403,9 @@ async fn run(args: Vec<String>) -> Result<(), BoxError> {
         }
         "enqueue" => enqueue(&mut store, flags).await,
         "status" => {
+            let detail = flags.switch("--detail");
             flags.done()?;
-            status(&store).await
+            status(&store, detail).await
         }
         "redeliver" => redeliver(&store, flags).await,
         "worker" => {

@@ -1,4 +1,5 @@
-//! One delivery attempt over HTTP/1.1 with hyper.
+//! One delivery attempt over HTTP/1.1 with hyper, over TLS (rustls) for
+//! `https://` endpoints.
 //!
 //! The endpoint's host is resolved once, every answer goes through the
 //! endpoint's SSRF policy, and the connection goes to one of the addresses
@@ -8,6 +9,7 @@
 //! [`MAX_STORED_BODY`] bytes of the response body are read.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,6 +18,10 @@ use hyper::Request;
 use hyper::header::{HOST, HeaderValue};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use webwire::webhook::{Endpoint, Message, Outcome};
 
 /// Bytes of a response body kept (and stored) for operators to read.
@@ -25,20 +31,52 @@ pub const MAX_STORED_BODY: usize = 1024;
 #[derive(Debug)]
 pub struct Attempted {
     pub outcome: Outcome,
-    /// For `status`: the HTTP status, `timeout` or `refused`.
+    /// For `status`: the HTTP status, or `timeout`, `ssrf` (an address the
+    /// policy refuses), `connect`, `tls` or `http` for a failure before one.
     pub last_status: String,
     /// The start of the response body, or why there was none.
     pub detail: String,
 }
 
-/// Sends `message` to `endpoint`, signed at `now` (unix seconds).
+/// A failure before any response: which step, and why.
+type Failure = (&'static str, String);
+
+/// The TLS client for `https://` endpoints: Mozilla's roots and, if given,
+/// the endpoint's own CA certificates (PEM).
+pub fn tls_connector(extra_roots: Option<&str>) -> Result<TlsConnector, String> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(pem) = extra_roots {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            let cert = cert.map_err(|e| format!("--ca: {e}"))?;
+            roots.add(cert).map_err(|e| format!("--ca: {e}"))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err("--ca: no PEM certificate in the file".into());
+        }
+    }
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// Sends `message` to `endpoint`, signed at `now` (unix seconds); `tls`
+/// serves `https://` endpoints.
 pub async fn attempt(
     endpoint: &Endpoint,
+    tls: &TlsConnector,
     message: &Message,
     now: u64,
     timeout: Duration,
 ) -> Attempted {
-    match tokio::time::timeout(timeout, send(endpoint, message, now)).await {
+    match tokio::time::timeout(timeout, send(endpoint, tls, message, now)).await {
         Ok(Ok((outcome, body))) => Attempted {
             last_status: outcome
                 .http_status()
@@ -46,9 +84,9 @@ pub async fn attempt(
             outcome,
             detail: body,
         },
-        Ok(Err(why)) => Attempted {
+        Ok(Err((step, why))) => Attempted {
             outcome: Outcome::ConnectionFailed,
-            last_status: "refused".into(),
+            last_status: step.into(),
             detail: why,
         },
         Err(_) => Attempted {
@@ -61,30 +99,30 @@ pub async fn attempt(
 
 async fn send(
     endpoint: &Endpoint,
+    tls: &TlsConnector,
     message: &Message,
     now: u64,
-) -> Result<(Outcome, String), String> {
-    let request = endpoint.request(message, now).map_err(|e| e.to_string())?;
-    if request.uri().scheme_str() != Some("http") {
-        // `endpoint add` refuses these; a row edited by hand could hold one.
-        return Err("only http:// endpoints are supported by this example".into());
-    }
+) -> Result<(Outcome, String), Failure> {
+    let request = endpoint
+        .request(message, now)
+        .map_err(|e| ("http", e.to_string()))?;
     let (host, port) = endpoint.host_and_port();
     let resolved: Vec<IpAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![ip],
         Err(_) => tokio::net::lookup_host((host, port))
             .await
-            .map_err(|e| format!("resolving {host}: {e}"))?
+            .map_err(|e| ("connect", format!("resolving {host}: {e}")))?
             .map(|a| a.ip())
             .collect(),
     };
     let addrs = endpoint
         .connect_addrs(resolved)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| ("ssrf", e.to_string()))?;
     let stream = connect(&addrs).await?;
 
     let (parts, body) = request.into_parts();
     let mut request = Request::from_parts(parts, Full::new(Bytes::from(body)));
+    let https = request.uri().scheme_str() == Some("https");
     // HTTP/1.1 to an origin server: origin-form target, name in Host.
     let authority = request.uri().authority().map(|a| a.as_str().to_owned());
     let target = request
@@ -92,23 +130,40 @@ async fn send(
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .parse()
-        .map_err(|_| "unusable URL path".to_owned())?;
+        .map_err(|_| ("http", "unusable URL path".to_owned()))?;
     *request.uri_mut() = target;
     if let Some(authority) = authority {
-        let value = HeaderValue::from_str(&authority).map_err(|e| e.to_string())?;
+        let value = HeaderValue::from_str(&authority).map_err(|e| ("http", e.to_string()))?;
         request.headers_mut().insert(HOST, value);
     }
+    if https {
+        // The certificate is checked against the URL's name, while the
+        // connection goes to the address checked above.
+        let name = ServerName::try_from(host.to_owned()).map_err(|e| ("tls", e.to_string()))?;
+        let stream = tls
+            .connect(name, stream)
+            .await
+            .map_err(|e| ("tls", e.to_string()))?;
+        exchange(stream, request).await
+    } else {
+        exchange(stream, request).await
+    }
+}
 
+/// One request and the start of its response over an open connection.
+async fn exchange<S>(stream: S, request: Request<Full<Bytes>>) -> Result<(Outcome, String), Failure>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| ("http", e.to_string()))?;
     let driver = tokio::spawn(connection);
-    let response = sender.send_request(request).await;
-    let response = match response {
+    let response = match sender.send_request(request).await {
         Ok(response) => response,
         Err(e) => {
             driver.abort();
-            return Err(e.to_string());
+            return Err(("http", e.to_string()));
         }
     };
     let outcome = Outcome::from_response(&response, crate::unix_now());
@@ -131,7 +186,7 @@ async fn send(
 }
 
 /// Tries each checked address in turn.
-async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, String> {
+async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
     let mut last = String::from("no address");
     for addr in addrs {
         match TcpStream::connect(addr).await {
@@ -142,5 +197,5 @@ async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, String> {
             Err(e) => last = format!("connecting to {addr}: {e}"),
         }
     }
-    Err(last)
+    Err(("connect", last))
 }

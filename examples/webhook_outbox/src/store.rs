@@ -36,6 +36,9 @@ pub struct EndpointRow {
     pub rate: i32,
     /// Why it was disabled, or `None` while enabled.
     pub disabled: Option<String>,
+    /// Extra trusted roots for an `https://` endpoint (PEM), beside
+    /// Mozilla's.
+    pub ca: Option<String>,
 }
 
 /// A claimed delivery.
@@ -65,6 +68,8 @@ pub struct StatusRow {
     pub state: String,
     pub attempts: i32,
     pub last_status: Option<String>,
+    /// The start of the last response body, or why there was none.
+    pub last_response: Option<String>,
 }
 
 /// A new message and its deliveries.
@@ -87,7 +92,7 @@ const SQLITE_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS outbox_endpoints (
     id TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL,
     filters TEXT NOT NULL, policy TEXT NOT NULL, allow_private INTEGER NOT NULL,
-    max_in_flight INTEGER NOT NULL, rate INTEGER NOT NULL, disabled TEXT);
+    max_in_flight INTEGER NOT NULL, rate INTEGER NOT NULL, disabled TEXT, ca TEXT);
 CREATE TABLE IF NOT EXISTS outbox_messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
     event_type TEXT NOT NULL, payload TEXT NOT NULL, ordering_key TEXT,
@@ -111,7 +116,7 @@ const POSTGRES_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS outbox_endpoints (
     id TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL,
     filters TEXT NOT NULL, policy TEXT NOT NULL, allow_private BOOLEAN NOT NULL,
-    max_in_flight INTEGER NOT NULL, rate INTEGER NOT NULL, disabled TEXT);
+    max_in_flight INTEGER NOT NULL, rate INTEGER NOT NULL, disabled TEXT, ca TEXT);
 CREATE TABLE IF NOT EXISTS outbox_messages (
     seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE,
     event_type TEXT NOT NULL, payload TEXT NOT NULL, ordering_key TEXT,
@@ -170,14 +175,14 @@ const UNCLAIM_SQL: &str = "UPDATE outbox_deliveries
     WHERE id = $2 AND lease_owner = $3";
 
 const UPSERT_ENDPOINT_SQL: &str = "INSERT INTO outbox_endpoints
-    (id, url, secret, filters, policy, allow_private, max_in_flight, rate, disabled)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)
+    (id, url, secret, filters, policy, allow_private, max_in_flight, rate, disabled, ca)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9)
     ON CONFLICT (id) DO UPDATE SET url = excluded.url, secret = excluded.secret,
     filters = excluded.filters, policy = excluded.policy, allow_private = excluded.allow_private,
-    max_in_flight = excluded.max_in_flight, rate = excluded.rate, disabled = NULL";
+    max_in_flight = excluded.max_in_flight, rate = excluded.rate, disabled = NULL, ca = excluded.ca";
 
 const ENDPOINTS_SQL: &str = "SELECT id, url, secret, filters, policy, allow_private,
-    max_in_flight, rate, disabled FROM outbox_endpoints ORDER BY id";
+    max_in_flight, rate, disabled, ca FROM outbox_endpoints ORDER BY id";
 
 const INSERT_MESSAGE_SQL: &str = "INSERT INTO outbox_messages
     (id, event_type, payload, ordering_key, created_at) VALUES ($1, $2, $3, $4, $5)
@@ -187,7 +192,8 @@ const INSERT_DELIVERY_SQL: &str = "INSERT INTO outbox_deliveries
     (message_seq, endpoint_id, ordering_key, state, next_due, delivery)
     VALUES ($1, $2, $3, 'pending', $4, $5)";
 
-const STATUS_SQL: &str = "SELECT m.id, d.endpoint_id, d.state, d.attempts, d.last_status
+const STATUS_SQL: &str = "SELECT m.id, d.endpoint_id, d.state, d.attempts, d.last_status,
+    d.last_response
     FROM outbox_deliveries d JOIN outbox_messages m ON m.seq = d.message_seq
     ORDER BY d.message_seq, d.endpoint_id";
 
@@ -273,7 +279,8 @@ impl Store {
                             e.policy,
                             e.allow_private,
                             e.max_in_flight,
-                            e.rate
+                            e.rate,
+                            e.ca
                         ],
                     )
                 })
@@ -292,6 +299,7 @@ impl Store {
                             &e.allow_private,
                             &e.max_in_flight,
                             &e.rate,
+                            &e.ca,
                         ],
                     )
                     .await?;
@@ -316,6 +324,7 @@ impl Store {
                             max_in_flight: r.get(6)?,
                             rate: r.get(7)?,
                             disabled: r.get(8)?,
+                            ca: r.get(9)?,
                         })
                     })?;
                     rows.collect()
@@ -336,6 +345,7 @@ impl Store {
                     max_in_flight: r.get(6),
                     rate: r.get(7),
                     disabled: r.get(8),
+                    ca: r.get(9),
                 })
                 .collect()),
         }
@@ -549,6 +559,7 @@ impl Store {
                             state: r.get(2)?,
                             attempts: r.get(3)?,
                             last_status: r.get(4)?,
+                            last_response: r.get(5)?,
                         })
                     })?;
                     rows.collect()
@@ -565,6 +576,7 @@ impl Store {
                     state: r.get(2),
                     attempts: r.get(3),
                     last_status: r.get(4),
+                    last_response: r.get(5),
                 })
                 .collect()),
         }

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
+use tokio_rustls::TlsConnector;
 use webwire::webhook::{
     CircuitBreaker, Decision, Delivery, DeliveryState, Endpoint, EndpointGate, EndpointHealth,
     GiveUpReason, HealthStatus, OutcomeClass, Permit, RetryPolicy, TokenBucket,
 };
 
-use crate::send::{MAX_STORED_BODY, attempt};
+use crate::send::{MAX_STORED_BODY, attempt, tls_connector};
 use crate::store::{BoxError, EndpointRow, Store, Update};
 use crate::{build_endpoint, unix_ms, unix_now};
 
@@ -45,7 +46,7 @@ const IDLE_POLL: Duration = Duration::from_millis(100);
 /// One endpoint as this worker knows it.
 struct Known {
     row: EndpointRow,
-    endpoint: Option<Endpoint>,
+    endpoint: Option<(Endpoint, TlsConnector)>,
     policy: RetryPolicy,
     gate: EndpointGate,
     health: EndpointHealth,
@@ -55,8 +56,10 @@ struct Known {
 
 impl Known {
     fn new(row: EndpointRow) -> Self {
-        let endpoint = match build_endpoint(&row) {
-            Ok(endpoint) => Some(endpoint),
+        let built = build_endpoint(&row)
+            .and_then(|endpoint| Ok((endpoint, tls_connector(row.ca.as_deref())?)));
+        let endpoint = match built {
+            Ok(built) => Some(built),
             Err(e) => {
                 eprintln!("webhook_outbox: endpoint {} is unusable: {e}", row.id);
                 None
@@ -160,7 +163,7 @@ pub async fn run(store: Arc<Store>, options: Options) -> Result<(), BoxError> {
                     store.finish(&options.name, claim.id, update).await?;
                     continue;
                 };
-                let Some(endpoint) = k.endpoint.clone() else {
+                let Some((endpoint, tls)) = k.endpoint.clone() else {
                     // Unusable as stored (reported when read); excluded
                     // from claims until it is fixed with `endpoint add`.
                     store.unclaim(&options.name, claim.id, 0).await?;
@@ -174,6 +177,7 @@ pub async fn run(store: Arc<Store>, options: Options) -> Result<(), BoxError> {
                         tasks.spawn(async move {
                             let sent = attempt(
                                 &endpoint,
+                                &tls,
                                 delivery.message(),
                                 unix_now(),
                                 options.timeout,

@@ -8,6 +8,7 @@ otherwise.
                       [--port N] [--log FILE] [--seed N]
                       [--fail-rate F] [--retry-after-rate F]
                       [--offline-every S --offline-for D]
+                      [--tls-cert CERT.pem --tls-key KEY.pem]
 
 A POST to /ENDPOINT_ID is verified with that endpoint's secret:
 
@@ -28,7 +29,10 @@ With --offline-every S --offline-for D, every S seconds the listening socket
 is closed and open connections are cut for D seconds (new connections are
 refused), then the same port is listened on again.
 
-Prints `listening on http://127.0.0.1:PORT` once, when first ready. Exits 0
+With --tls-cert and --tls-key it serves HTTPS (Python's ssl module).
+
+Prints `listening on http://127.0.0.1:PORT` (https with TLS) once, when
+first ready. Exits 0
 on SIGTERM or SIGINT.
 """
 
@@ -40,6 +44,7 @@ import random
 import signal
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -207,13 +212,17 @@ class Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def listen(port, patience):
+def listen(port, patience, tls=None):
     """A bound, listening server on 127.0.0.1:port, retrying while the port is
-    busy (the previous socket's connections may still hold it briefly)."""
+    busy (the previous socket's connections may still hold it briefly); with
+    `tls` (an ssl.SSLContext), it speaks HTTPS."""
     deadline = time.monotonic() + patience
     while True:
         try:
-            return Server(("127.0.0.1", port), Handler)
+            server = Server(("127.0.0.1", port), Handler)
+            if tls is not None:
+                server.socket = tls.wrap_socket(server.socket, server_side=True)
+            return server
         except OSError as e:
             if e.errno != errno.EADDRINUSE or time.monotonic() > deadline:
                 raise
@@ -230,7 +239,15 @@ def main():
     p.add_argument("--offline-every", type=float, metavar="S")
     p.add_argument("--offline-for", type=float, metavar="D")
     p.add_argument("--seed", type=int)
+    p.add_argument("--tls-cert", metavar="CERT.pem", help="serve HTTPS with this certificate chain")
+    p.add_argument("--tls-key", metavar="KEY.pem")
     args = p.parse_args()
+    if (args.tls_cert is None) != (args.tls_key is None):
+        p.error("--tls-cert and --tls-key go together")
+    tls = None
+    if args.tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     if not args.secret:
         p.error("at least one --secret is needed")
     if not (0 <= args.fail_rate and 0 <= args.retry_after_rate and args.fail_rate + args.retry_after_rate <= 1):
@@ -246,11 +263,12 @@ def main():
         signal.signal(sig, lambda *_: stop.set())
 
     try:
-        server = listen(args.port, 0)
+        server = listen(args.port, 0, tls)
     except OSError as e:
         sys.exit(f"chaos_receiver: cannot listen on port {args.port}: {e}")
     port = server.server_address[1]
-    print(f"listening on http://127.0.0.1:{port}", flush=True)
+    scheme = "https" if tls else "http"
+    print(f"listening on {scheme}://127.0.0.1:{port}", flush=True)
     while True:
         serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         serving.start()
@@ -261,7 +279,7 @@ def main():
         if stop.is_set() or stop.wait(args.offline_for):
             return
         try:
-            server = listen(port, 10)
+            server = listen(port, 10, tls)
         except OSError as e:
             sys.exit(f"chaos_receiver: cannot listen again on port {port}: {e}")
         Handler.state.set_offline(False)

@@ -73,9 +73,11 @@ struct Receiver {
     child: Child,
     port: u16,
     log: PathBuf,
+    https: bool,
 }
 
 impl Receiver {
+    /// Its `--tls-cert`/`--tls-key`, if any, are among `chaos`.
     fn start(python: &str, dir: &Path, endpoints: &[&str], chaos: &[&str]) -> Self {
         let log = dir.join("received.jsonl");
         let mut command = Command::new(python);
@@ -98,11 +100,23 @@ impl Receiver {
             .next()
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("chaos_receiver.py said {line:?}"));
-        Self { child, port, log }
+        let scheme = line.trim().trim_start_matches("listening on ");
+        let https = scheme.starts_with("https://");
+        Self {
+            child,
+            port,
+            log,
+            https,
+        }
     }
 
     fn url(&self, endpoint: &str) -> String {
-        format!("http://127.0.0.1:{}/{endpoint}", self.port)
+        self.url_at("127.0.0.1", endpoint)
+    }
+
+    fn url_at(&self, host: &str, endpoint: &str) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{host}:{}/{endpoint}", self.port)
     }
 
     /// Every request it logged.
@@ -362,8 +376,7 @@ fn postgres_three_workers_killed_again_and_again_lose_nothing() {
 }
 
 /// Enqueue is idempotent on `--id`; a private address needs
-/// `--allow-private`; an `https://` URL is refused rather than sent in
-/// cleartext; a delivery the receiver refuses (wrong secret: 401) ends dead,
+/// `--allow-private`; a delivery the receiver refuses (wrong secret: 401) ends dead,
 /// and `redeliver` after the secret is fixed sends it again with the same id.
 #[test]
 fn dead_letters_are_kept_and_redelivered_with_the_same_id() {
@@ -383,21 +396,6 @@ fn dead_letters_are_kept_and_redelivered_with_the_same_id() {
         "",
     );
     assert!(!ok && err.contains("Loopback"), "{err}");
-    let (ok, _, err) = try_outbox(
-        &db,
-        &[
-            "endpoint",
-            "add",
-            "--id",
-            "ep_a",
-            "--url",
-            "https://example.com/",
-            "--secret",
-            SECRET,
-        ],
-        "",
-    );
-    assert!(!ok && err.contains("http://"), "{err}");
     let add = |secret: &str| {
         outbox(
             &db,
@@ -553,6 +551,194 @@ fn ordering_key_keeps_order_through_failures() {
     for id in free.lines() {
         delivered(id);
     }
+    drop(receiver);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A test CA (`ca.pem`), and `server.pem`/`server.key` for `localhost`
+/// only, signed by it; made at test time with the openssl command.
+fn certificates(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=webwire test CA"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    openssl(dir, &ca);
+    let mut csr = vec!["req", "-subj", "/CN=localhost"];
+    csr.extend(ec);
+    csr.extend(["-keyout", "server.key", "-out", "server.csr"]);
+    openssl(dir, &csr);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+}
+
+/// `https://` endpoints: delivered when the receiver's certificate chains
+/// to the endpoint's `--ca` and names the URL's host; a certificate from an
+/// unknown CA, or for another name, fails the attempt as `tls`, and the
+/// request (with its signature) never leaves in cleartext.
+#[test]
+fn https_endpoints_verify_the_receivers_certificate() {
+    let Some(python) = python() else {
+        return unavailable("Python's standardwebhooks");
+    };
+    let dir = scratch("https");
+    certificates(&dir);
+    let db = format!("sqlite://{}", dir.join("outbox.db").display());
+    let cert = dir.join("server.pem").display().to_string();
+    let key = dir.join("server.key").display().to_string();
+    let ca = dir.join("ca.pem").display().to_string();
+    let receiver = Receiver::start(
+        &python,
+        &dir,
+        &["trusted", "unknown_ca", "wrong_name"],
+        &["--tls-cert", &cert, "--tls-key", &key],
+    );
+    let add = |id: &str, url: &str, extra: &[&str]| {
+        let mut args = vec![
+            "endpoint",
+            "add",
+            "--id",
+            id,
+            "--url",
+            url,
+            "--secret",
+            SECRET,
+            "--schedule",
+            "0s",
+            "--allow-private",
+        ];
+        args.extend(extra);
+        outbox(&db, &args, "");
+    };
+    add(
+        "trusted",
+        &receiver.url_at("localhost", "trusted"),
+        &["--ca", &ca],
+    );
+    add(
+        "unknown_ca",
+        &receiver.url_at("localhost", "unknown_ca"),
+        &[],
+    );
+    add(
+        "wrong_name",
+        &receiver.url_at("127.0.0.1", "wrong_name"),
+        &["--ca", &ca],
+    );
+    let (ok, _, err) = try_outbox(
+        &db,
+        &[
+            "endpoint",
+            "add",
+            "--id",
+            "x",
+            "--url",
+            "https://localhost/",
+            "--secret",
+            SECRET,
+            "--allow-private",
+            "--ca",
+            &key,
+        ],
+        "",
+    );
+    assert!(
+        !ok && err.contains("--ca"),
+        "a key is not a CA certificate: {err}"
+    );
+
+    outbox(
+        &db,
+        &["enqueue", "--type", "invoice.paid", "--id", "msg_tls"],
+        "{}",
+    );
+    outbox(
+        &db,
+        &["worker", "--until-idle", "--timeout", "5", "--lease", "6"],
+        "",
+    );
+    let mut lines: Vec<String> = outbox(&db, &["status"], "")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "msg_tls trusted delivered 1 200",
+            "msg_tls unknown_ca dead 1 tls",
+            "msg_tls wrong_name dead 1 tls",
+        ]
+    );
+    let detail = outbox(&db, &["status", "--detail"], "");
+    for (endpoint, why) in [
+        ("unknown_ca", "UnknownIssuer"),
+        ("wrong_name", "not valid for name"),
+    ] {
+        let line = detail.lines().find(|l| l.contains(endpoint)).unwrap();
+        assert!(line.contains(why), "{endpoint}: {line}");
+    }
+    let received: Vec<_> = receiver
+        .received()
+        .iter()
+        .map(|r| r["endpoint"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        received,
+        ["trusted"],
+        "only the verified connection carried the request"
+    );
     drop(receiver);
     let _ = std::fs::remove_dir_all(dir);
 }
