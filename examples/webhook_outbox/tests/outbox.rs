@@ -742,3 +742,95 @@ fn https_endpoints_verify_the_receivers_certificate() {
     drop(receiver);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The endpoint's gate, honoured by the worker: `--rate` spaces attempts
+/// out, and the circuit breaker stops hammering an endpoint that refuses
+/// connections, without using up the deliveries' schedules.
+#[test]
+fn rate_limit_and_circuit_breaker_hold_attempts_back() {
+    let Some(python) = python() else {
+        return unavailable("Python's standardwebhooks");
+    };
+    let dir = scratch("gate");
+    let db = format!("sqlite://{}", dir.join("outbox.db").display());
+    let receiver = Receiver::start(&python, &dir, &["limited"], &[]);
+    let schedule = patient_schedule();
+    let add = |id: &str, url: &str, extra: &[&str]| {
+        let mut args = vec![
+            "endpoint",
+            "add",
+            "--id",
+            id,
+            "--url",
+            url,
+            "--secret",
+            SECRET,
+            "--schedule",
+            &schedule,
+            "--allow-private",
+        ];
+        args.extend(extra);
+        outbox(&db, &args, "");
+    };
+    add("limited", &receiver.url("limited"), &["--rate", "4"]);
+    // Nothing listens there: every connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}/down", closed.local_addr().unwrap());
+    drop(closed);
+    add("down", &down, &["--max-in-flight", "2"]);
+    outbox(
+        &db,
+        &["enqueue", "--type", "invoice.paid", "--jsonl"],
+        &"{}\n".repeat(12),
+    );
+
+    let log = dir.join("worker.log");
+    let mut worker = worker(&db, &[], &log);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline
+        && receiver
+            .received()
+            .iter()
+            .filter(|r| r["status"] == 200)
+            .count()
+            < 12
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Let the breaker on `down` cool down and probe once or twice more.
+    std::thread::sleep(Duration::from_secs(3));
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+
+    // 12 requests at 4 per second after a burst of 4: at least 2 s.
+    let times: Vec<f64> = receiver
+        .received()
+        .iter()
+        .map(|r| r["t"].as_f64().unwrap())
+        .collect();
+    assert_eq!(times.len(), 12, "each delivered once");
+    let span = times.last().unwrap() - times.first().unwrap();
+    assert!(span >= 1.9, "12 requests at --rate 4 took only {span:.2} s");
+
+    // Without the breaker, 12 deliveries retried every second for 4+ s
+    // would have made 50 or more attempts; with it, 5 failures (6 with two
+    // in flight) open it and single probes follow, 2 s and then 4 s apart.
+    let attempts: u32 = status(&db)
+        .iter()
+        .filter(|((_, endpoint), _)| endpoint == "down")
+        .map(|(_, (state, attempts))| {
+            assert!(
+                state == "pending" || state == "failed",
+                "held back, not given up: {state}"
+            );
+            attempts
+        })
+        .sum();
+    eprintln!("{attempts} attempts on the dead endpoint, {span:.2} s for 12 rate-limited requests");
+    assert!(
+        (5..=9).contains(&attempts),
+        "{attempts} attempts on a dead endpoint"
+    );
+    drop(receiver);
+    let _ = std::fs::remove_dir_all(dir);
+}
