@@ -146,6 +146,26 @@ fn outbox(db: &str, args: &[&str], stdin: &str) -> String {
 
 use support::run_outbox as try_outbox;
 
+/// `endpoint add` of a private-address endpoint signed with `secret`,
+/// retried on `schedule`, with `extra` flags.
+fn add_endpoint(db: &str, id: &str, url: &str, secret: &str, schedule: &str, extra: &[&str]) {
+    let mut args = vec![
+        "endpoint",
+        "add",
+        "--id",
+        id,
+        "--url",
+        url,
+        "--secret",
+        secret,
+        "--schedule",
+        schedule,
+        "--allow-private",
+    ];
+    args.extend(extra);
+    outbox(db, &args, "");
+}
+
 /// `status` as (message id, endpoint) → (state, attempts).
 fn status(db: &str) -> HashMap<(String, String), (String, u32)> {
     outbox(db, &["status"], "")
@@ -210,24 +230,19 @@ fn survive_kills(db: &str, python: &str, dir: &Path, workers: usize, messages: u
     );
     let schedule = patient_schedule();
     for endpoint in endpoints {
-        let url = receiver.url(endpoint);
-        let mut args = vec![
-            "endpoint",
-            "add",
-            "--id",
+        let events: &[&str] = if endpoint == "ep_b" {
+            &["--events", "invoice.*"]
+        } else {
+            &[]
+        };
+        add_endpoint(
+            db,
             endpoint,
-            "--url",
-            &url,
-            "--secret",
+            &receiver.url(endpoint),
             SECRET,
-            "--schedule",
             &schedule,
-            "--allow-private",
-        ];
-        if endpoint == "ep_b" {
-            args.extend(["--events", "invoice.*"]);
-        }
-        outbox(db, &args, "");
+            events,
+        );
     }
     // Half invoices (all three endpoints), half users (ep_a and ep_c).
     let payloads = |n: usize| -> String {
@@ -396,25 +411,7 @@ fn dead_letters_are_kept_and_redelivered_with_the_same_id() {
         "",
     );
     assert!(!ok && err.contains("Loopback"), "{err}");
-    let add = |secret: &str| {
-        outbox(
-            &db,
-            &[
-                "endpoint",
-                "add",
-                "--id",
-                "ep_a",
-                "--url",
-                &url,
-                "--secret",
-                secret,
-                "--schedule",
-                "0s,1s",
-                "--allow-private",
-            ],
-            "",
-        )
-    };
+    let add = |secret: &str| add_endpoint(&db, "ep_a", &url, secret, "0s,1s", &[]);
     add(WRONG_SECRET);
     for _ in 0..2 {
         let id = outbox(
@@ -483,23 +480,7 @@ fn ordering_key_keeps_order_through_failures() {
     );
     let url = receiver.url("ep_a");
     let schedule = patient_schedule();
-    outbox(
-        &db,
-        &[
-            "endpoint",
-            "add",
-            "--id",
-            "ep_a",
-            "--url",
-            &url,
-            "--secret",
-            SECRET,
-            "--schedule",
-            &schedule,
-            "--allow-private",
-        ],
-        "",
-    );
+    add_endpoint(&db, "ep_a", &url, SECRET, &schedule, &[]);
     let mut ids = Vec::new();
     for i in 0..12 {
         let id = outbox(
@@ -644,23 +625,7 @@ fn https_endpoints_verify_the_receivers_certificate() {
         &["trusted", "unknown_ca", "wrong_name"],
         &["--tls-cert", &cert, "--tls-key", &key],
     );
-    let add = |id: &str, url: &str, extra: &[&str]| {
-        let mut args = vec![
-            "endpoint",
-            "add",
-            "--id",
-            id,
-            "--url",
-            url,
-            "--secret",
-            SECRET,
-            "--schedule",
-            "0s",
-            "--allow-private",
-        ];
-        args.extend(extra);
-        outbox(&db, &args, "");
-    };
+    let add = |id: &str, url: &str, extra: &[&str]| add_endpoint(&db, id, url, SECRET, "0s", extra);
     add(
         "trusted",
         &receiver.url_at("localhost", "trusted"),
@@ -755,23 +720,8 @@ fn rate_limit_and_circuit_breaker_hold_attempts_back() {
     let db = format!("sqlite://{}", dir.join("outbox.db").display());
     let receiver = Receiver::start(&python, &dir, &["limited"], &[]);
     let schedule = patient_schedule();
-    let add = |id: &str, url: &str, extra: &[&str]| {
-        let mut args = vec![
-            "endpoint",
-            "add",
-            "--id",
-            id,
-            "--url",
-            url,
-            "--secret",
-            SECRET,
-            "--schedule",
-            &schedule,
-            "--allow-private",
-        ];
-        args.extend(extra);
-        outbox(&db, &args, "");
-    };
+    let add =
+        |id: &str, url: &str, extra: &[&str]| add_endpoint(&db, id, url, SECRET, &schedule, extra);
     add("limited", &receiver.url("limited"), &["--rate", "4"]);
     // Nothing listens there: every connection is refused.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
