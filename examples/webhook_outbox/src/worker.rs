@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsConnector;
 use webwire::webhook::{
     CircuitBreaker, Decision, Delivery, DeliveryState, Endpoint, EndpointGate, EndpointHealth,
-    GiveUpReason, HealthStatus, OutcomeClass, Permit, RetryPolicy, TokenBucket,
+    GiveUpReason, HealthStatus, Lease, OutcomeClass, Permit, RetryPolicy, TokenBucket,
 };
 
 use crate::send::{MAX_STORED_BODY, attempt, tls_connector};
@@ -103,7 +103,7 @@ pub async fn run(store: Arc<Store>, options: Options) -> Result<(), BoxError> {
     let mut tasks: JoinSet<Result<Done, BoxError>> = JoinSet::new();
     let mut stopping = false;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let lease_ms = i64::try_from(options.lease.as_millis()).unwrap_or(i64::MAX);
+    let lease_ms = u64::try_from(options.lease.as_millis()).unwrap_or(u64::MAX);
 
     loop {
         if refreshed.is_none_or(|at| at.elapsed() >= REFRESH) {
@@ -137,15 +137,18 @@ pub async fn run(store: Arc<Store>, options: Options) -> Result<(), BoxError> {
                         || k.gate.in_flight() >= u32::try_from(k.row.max_in_flight).unwrap_or(1)
                 })
                 .fold(String::from(","), |acc, (id, _)| acc + id + ",");
-            let now_ms = i64::try_from(now_ms).unwrap_or(i64::MAX);
+            // The rows' lease columns hold a webwire `Lease`; the claim
+            // takes rows whose lease is not held (`lease_until <= now`).
+            let lease = Lease::grant(options.name.as_str(), now_ms, lease_ms);
+            let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
             let claimed = store
                 .claim(
-                    &options.name,
-                    i64::try_from(unix_now()).unwrap_or(i64::MAX),
-                    now_ms,
-                    i64::try_from(room).unwrap_or(i64::MAX),
+                    &lease.owner,
+                    as_i64(unix_now()),
+                    as_i64(now_ms),
+                    as_i64(u64::try_from(room).unwrap_or(u64::MAX)),
                     &excluded,
-                    now_ms.saturating_add(lease_ms),
+                    as_i64(lease.until),
                 )
                 .await?;
             claimed_any = !claimed.is_empty();

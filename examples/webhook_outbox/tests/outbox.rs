@@ -784,3 +784,71 @@ fn rate_limit_and_circuit_breaker_hold_attempts_back() {
     drop(receiver);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The SSRF guard runs on the addresses a name resolves to, at send time:
+/// a name that passes `endpoint add` but resolves to loopback is refused
+/// (`ssrf`) and nothing is sent, unless the endpoint allows private
+/// addresses. The name is this machine's host name, which resolves to
+/// loopback on Debian and in containers; elsewhere the test is skipped.
+#[test]
+fn names_resolving_to_private_addresses_are_refused_when_sending() {
+    let Some(python) = python() else {
+        return unavailable("Python's standardwebhooks");
+    };
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let host = host.trim();
+    let loopback = !host.is_empty()
+        && std::net::ToSocketAddrs::to_socket_addrs(&(host, 80))
+            .is_ok_and(|mut addrs| addrs.any(|a| a.ip().is_loopback()));
+    if !loopback {
+        eprintln!("skipped: the host name {host:?} does not resolve to loopback here");
+        return;
+    }
+    let dir = scratch("ssrf");
+    let db = format!("sqlite://{}", dir.join("outbox.db").display());
+    let receiver = Receiver::start(&python, &dir, &["ep_a"], &[]);
+    let url = receiver.url_at(host, "ep_a");
+    outbox(
+        &db,
+        &[
+            "endpoint",
+            "add",
+            "--id",
+            "ep_a",
+            "--url",
+            &url,
+            "--secret",
+            SECRET,
+            "--schedule",
+            "0s",
+        ],
+        "",
+    );
+    outbox(&db, &["enqueue", "--type", "t", "--id", "msg_1"], "{}");
+    outbox(
+        &db,
+        &["worker", "--until-idle", "--timeout", "2", "--lease", "3"],
+        "",
+    );
+    let line = outbox(&db, &["status", "--detail"], "");
+    assert!(line.starts_with("msg_1 ep_a dead 1 ssrf\t"), "{line}");
+    assert!(line.contains("Loopback"), "{line}");
+    assert!(
+        receiver.received().is_empty(),
+        "nothing may reach a refused address"
+    );
+
+    add_endpoint(&db, "ep_a", &url, SECRET, "0s", &[]);
+    outbox(&db, &["redeliver"], "");
+    outbox(
+        &db,
+        &["worker", "--until-idle", "--timeout", "2", "--lease", "3"],
+        "",
+    );
+    assert_eq!(
+        outbox(&db, &["status"], "").trim(),
+        "msg_1 ep_a delivered 1 200"
+    );
+    drop(receiver);
+    let _ = std::fs::remove_dir_all(dir);
+}
