@@ -114,15 +114,18 @@
 //!
 //! For WebSocket: `ws::frame`, `ws::mask`, `ws::utf8`, `ws::decoder`,
 //! `ws::encoder`, `ws::connection`, then `ws::handshake` (`request`,
-//! `server`, `client`, `h2`) and `ws::deflate`. For webhooks:
-//! `webhook::scheme`, `secret`, `sign`, `verify`, `replay`, then `retry`,
-//! `delivery`, `health`, `endpoint`, `ssrf`. `random` and `encoding` serve
-//! both. DESIGN.md records what is built and why it differs from the first
-//! design.
+//! `server`, `client`, `h2`), `ws::deflate` and `ws::reconnect`. For
+//! webhooks: `webhook::scheme`, `secret`, `sign`, `verify`, `replay`, then
+//! `retry`, `delivery`, `health`, `endpoint`, `ssrf`, and for workers
+//! `gate` (with `rate_limit`, `circuit`), `lease`, `ordering`. `random`,
+//! `backoff` and `encoding` serve both. DESIGN.md records what is built and
+//! why it differs from the first design.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(any(feature = "ws", feature = "webhook"))]
+pub mod backoff;
 #[cfg(any(feature = "ws", feature = "webhook"))]
 mod encoding;
 pub mod random;

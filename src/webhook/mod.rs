@@ -83,6 +83,8 @@ mod sign;
 mod ssrf;
 mod verify;
 
+/// The retry schedules and jitter, shared with WebSocket reconnection.
+pub use crate::backoff::{Jitter, Schedule};
 pub use circuit::{BreakerState, CircuitBreaker};
 pub use delivery::{Attempt, Delivery, DeliveryError, DeliveryState};
 pub use endpoint::{Dispatch, Endpoint, EndpointError, EventFilter, fan_out};
@@ -94,8 +96,8 @@ pub use ordering::sendable_in_order;
 pub use rate_limit::TokenBucket;
 pub use replay::{ClaimState, DEFAULT_CLAIM_LEASE, InMemoryReplayGuard, ReplayGuard, ReplayKey};
 pub use retry::{
-    Classification, Decision, GiveUpReason, Jitter, Outcome, OutcomeClass, RetryPolicy, RetryState,
-    Schedule, parse_retry_after,
+    Classification, Decision, GiveUpReason, Outcome, OutcomeClass, RetryPolicy, RetryState,
+    parse_retry_after,
 };
 pub use scheme::{CustomScheme, DEFAULT_TOLERANCE, Encoding, Scheme, SchemeError, SecretFormat};
 pub use secret::{Secret, SecretError};

@@ -10,6 +10,7 @@ use http::header::RETRY_AFTER;
 use http::{HeaderMap, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::backoff::{self, Jitter, Schedule};
 use crate::random::RandomSource;
 
 /// The Standard Webhooks schedule: immediately, 5 s, 5 min, 30 min, 2 h,
@@ -217,54 +218,6 @@ impl Classification {
     }
 }
 
-/// The base delays, before jitter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Schedule {
-    /// `initial × factor^(n−1)` seconds after the n-th failed attempt,
-    /// never more than `max`. The first attempt is immediate.
-    Exponential {
-        /// Delay after the first failure, in seconds.
-        initial: u64,
-        /// Growth per attempt (values below 1, or NaN, count as 1).
-        factor: f64,
-        /// Largest delay, in seconds.
-        max: u64,
-    },
-    /// Entry `i` is the delay before attempt `i + 1`, counted from the
-    /// previous attempt (entry 0 from the delivery's creation). Attempts end
-    /// with the list.
-    Fixed(Vec<u64>),
-}
-
-/// Randomisation of each delay, so that receivers coming back up are not
-/// hit by every sender at once.
-///
-/// With `d` the scheduled delay:
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Jitter {
-    /// Exactly `d`.
-    None,
-    /// Uniform in `[0, d]`.
-    Full,
-    /// Uniform in `[d − d/2, d]`.
-    Equal,
-    /// Uniform in `[b, min(cap, 3 × max(previous, b))]`, where `b` is the
-    /// exponential schedule's initial delay (a fixed schedule's entry), the
-    /// previous delay is the one actually used, and the cap is the
-    /// schedule's largest delay.
-    Decorrelated,
-    /// Uniform in `[d − p %, d + p %]` (Svix uses 20); `p` above 100 counts
-    /// as 100.
-    Proportional {
-        /// The spread, in percent of `d`.
-        percent: u8,
-    },
-}
-
 /// What the policy knows about a delivery when it decides.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RetryState {
@@ -458,10 +411,7 @@ impl RetryPolicy {
     /// The delay before the first attempt, counted from the delivery's
     /// creation (0 except for fixed schedules that start later).
     pub fn first_delay(&self) -> u64 {
-        match &self.schedule {
-            Schedule::Fixed(delays) => delays.first().copied().unwrap_or(0),
-            Schedule::Exponential { .. } => 0,
-        }
+        backoff::first_delay(&self.schedule)
     }
 
     /// The most attempts this policy makes.
@@ -506,7 +456,7 @@ impl RetryPolicy {
         };
         let mut delay = match self.jitter {
             Jitter::None => low,
-            _ => uniform(random, low, high),
+            _ => backoff::uniform(random, low, high),
         };
         if self.honor_retry_after {
             if let Outcome::Response {
@@ -540,61 +490,7 @@ impl RetryPolicy {
         if attempts >= self.attempt_limit() {
             return None;
         }
-        let (scheduled, base, cap) = match &self.schedule {
-            Schedule::Exponential {
-                initial,
-                factor,
-                max,
-            } => {
-                let factor = if *factor >= 1.0 { *factor } else { 1.0 };
-                let exponent = i32::try_from(attempts - 1).unwrap_or(i32::MAX);
-                let grown = *initial as f64 * factor.powi(exponent);
-                // Casts saturate; infinity and overflow end at the cap.
-                let scheduled = if grown.is_finite() {
-                    (grown as u64).min(*max)
-                } else {
-                    *max
-                };
-                (scheduled, (*initial).min(*max), *max)
-            }
-            Schedule::Fixed(delays) => {
-                let index = usize::try_from(attempts).ok()?;
-                let scheduled = *delays.get(index)?;
-                let cap = delays.iter().copied().max().unwrap_or(0);
-                (scheduled, scheduled, cap)
-            }
-        };
-        Some(match self.jitter {
-            Jitter::None => (scheduled, scheduled),
-            Jitter::Full => (0, scheduled),
-            Jitter::Equal => (scheduled - scheduled / 2, scheduled),
-            Jitter::Decorrelated => {
-                let high = state.previous_delay.max(base).saturating_mul(3).min(cap);
-                (base, high.max(base))
-            }
-            Jitter::Proportional { percent } => {
-                let spread =
-                    u64::try_from(u128::from(scheduled) * u128::from(percent.min(100)) / 100)
-                        .unwrap_or(u64::MAX);
-                (
-                    scheduled.saturating_sub(spread),
-                    scheduled.saturating_add(spread),
-                )
-            }
-        })
-    }
-}
-
-/// A uniformly random integer in `[low, high]` (`low` if the range is empty).
-fn uniform<R: RandomSource + ?Sized>(random: &mut R, low: u64, high: u64) -> u64 {
-    if high <= low {
-        return low;
-    }
-    let draw = random.next_u64();
-    match (high - low).checked_add(1) {
-        // Modulo bias is below 2^-40 for any delay a schedule would use.
-        Some(span) => low + draw % span,
-        None => draw,
+        backoff::bounds(&self.schedule, self.jitter, attempts, state.previous_delay)
     }
 }
 
@@ -626,27 +522,5 @@ mod tests {
                 reason: GiveUpReason::AttemptsExhausted
             }
         );
-    }
-
-    #[test]
-    fn exponential_saturates() {
-        let mut policy = RetryPolicy::exponential(u64::MAX, f64::INFINITY, 7);
-        policy.jitter = Jitter::None;
-        policy.max_attempts = u32::MAX;
-        assert_eq!(policy.delay_bounds(after(u32::MAX - 1)), Some((7, 7)));
-        policy.schedule = Schedule::Exponential {
-            initial: 3,
-            factor: f64::NAN,
-            max: 100,
-        };
-        assert_eq!(policy.delay_bounds(after(50)), Some((3, 3)));
-    }
-
-    #[test]
-    fn uniform_covers_the_full_range() {
-        let mut r = SeededRandom::new(3);
-        assert_eq!(uniform(&mut r, 5, 5), 5);
-        assert_eq!(uniform(&mut r, 9, 5), 9);
-        let _ = uniform(&mut r, 0, u64::MAX);
     }
 }

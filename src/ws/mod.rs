@@ -21,6 +21,7 @@ mod frame;
 pub mod handshake;
 mod limits;
 mod mask;
+mod reconnect;
 mod role;
 mod utf8;
 
@@ -40,6 +41,7 @@ pub use error::{EncodeError, ProtocolError};
 pub use frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
 pub use limits::Limits;
 pub use mask::apply_mask;
+pub use reconnect::{Disconnect, ReconnectDecision, ReconnectGiveUp, ReconnectPolicy, Reconnector};
 pub use role::Role;
 
 /// A buffer that encoded bytes are appended to: `Vec<u8>` or `BytesMut`.
