@@ -1,11 +1,28 @@
 //! A small debugging client on blocking std::net.
 //!
-//! `cargo run --example client -- ws://127.0.0.1:9001` sends each line read
-//! from stdin as a text message and prints each text message received on its
-//! own line (binary ones as `<binary N bytes>`). At the end of stdin it closes
-//! with 1000 and exits 0 once the closing handshake is done; a failed
-//! connection or one that ends without a close frame exits 1. Built with
-//! the `deflate` feature, it offers permessage-deflate.
+//! ```text
+//! cargo run --example client -- [--proxy URL] [--reconnect] ws://HOST:PORT/PATH
+//! ```
+//!
+//! Sends each line read from stdin as a text message and prints each text
+//! message received on its own line (binary ones as `<binary N bytes>`). At
+//! the end of stdin it closes with 1000 and exits 0 once the closing
+//! handshake is done; a failed connection or one that ends without a close
+//! frame exits 1. Built with the `deflate` feature, it offers
+//! permessage-deflate.
+//!
+//! `--proxy http://[user:pass@]HOST:PORT` tunnels through an HTTP proxy
+//! (CONNECT), `--proxy socks5://[user:pass@]HOST:PORT` through a SOCKS5
+//! proxy that resolves the server's name. Without `--proxy`, the usual
+//! `http_proxy` / `ALL_PROXY` / `NO_PROXY` variables apply (webwire's
+//! `Proxy::from_env`).
+//!
+//! `--reconnect`: when the connection drops (or cannot be made), connect
+//! again after webwire's `Reconnector` says so (backoff with jitter, reset
+//! once a connection has been stable), printing `connected` on stderr each
+//! time; lines typed while disconnected are sent after reconnecting. It
+//! gives up on a 4xx handshake refusal or a close code that says the
+//! client is at fault.
 //!
 //! Two helper threads, one reading stdin and one reading the socket, feed a
 //! single channel; the main thread owns the `Connection` and sleeps in
@@ -13,29 +30,53 @@
 
 mod common;
 
+use std::collections::VecDeque;
 use std::io::{self, BufRead, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::ExitCode;
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::time::Instant;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
 
+use webwire::proxy::Proxy;
 use webwire::ws::handshake::ClientConfig;
-use webwire::ws::{CloseCode, Config, Event, Limits, State};
+use webwire::ws::{
+    CloseCode, Config, Disconnect, Event, Limits, ReconnectDecision, ReconnectPolicy, Reconnector,
+    State,
+};
 
-/// What the helper threads report to the main thread.
+/// What the helper threads report to the main thread. Socket inputs carry
+/// the number of the connection they came from: a reconnecting client
+/// ignores those of connections already over.
 enum Input {
     Line(String),
     StdinEnd,
-    Data(Vec<u8>),
-    SocketEnd,
+    Data(u64, Vec<u8>),
+    SocketEnd(u64),
 }
 
+const USAGE: &str = "usage: client [--proxy URL] [--reconnect] ws://HOST:PORT/PATH";
+
 fn main() -> ExitCode {
-    let Some(url) = std::env::args().nth(1) else {
-        eprintln!("usage: client ws://HOST:PORT/PATH");
+    let mut url = None;
+    let mut proxy = None;
+    let mut reconnect = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--proxy" => proxy = args.next(),
+            "--reconnect" => reconnect = true,
+            _ if url.is_none() && !arg.starts_with("--") => url = Some(arg),
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some(url) = url else {
+        eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    match run(&url) {
+    match run(&url, proxy.as_deref(), reconnect) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -45,25 +86,139 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the session; true if it ended with a closing handshake.
-fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
-    let limits = Limits::default()
-        .with_max_frame_size(16 << 20)
-        .with_max_message_size(16 << 20);
-    let config = Config::default().with_limits(limits);
-    let (mut stream, mut conn, rest) = common::connect(url, handshake(), config, random())?;
+/// The proxy from `--proxy`, else from the environment.
+fn proxy_for(url: &str, flag: Option<&str>) -> Result<Option<Proxy>, Box<dyn std::error::Error>> {
+    if let Some(flag) = flag {
+        return Ok(Some(Proxy::parse(flag)?));
+    }
+    let uri: http::Uri = url.parse()?;
+    let host = uri.host().ok_or("no host in the URL")?;
+    let port = uri.port_u16().unwrap_or(80);
+    Ok(Proxy::from_env(
+        uri.scheme_str().unwrap_or("ws"),
+        host,
+        port,
+    )?)
+}
 
+/// A millisecond clock for the reconnector.
+fn now_ms(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Runs sessions (one, or with `reconnect` as many as it takes); true if
+/// the last ended with a closing handshake after the end of stdin.
+fn run(
+    url: &str,
+    proxy: Option<&str>,
+    reconnect: bool,
+) -> Result<bool, Box<dyn std::error::Error>> {
+    let proxy = proxy_for(url, proxy)?;
     let (tx, rx) = mpsc::channel();
     spawn_stdin_reader(tx.clone());
-    spawn_socket_reader(stream.try_clone()?, tx);
+    let start = Instant::now();
+    let mut reconnector =
+        reconnect.then(|| Reconnector::new(ReconnectPolicy::default(), &mut random()));
+    let mut lines = Lines::default();
+    let mut generation = 0;
+    loop {
+        generation += 1;
+        let limits = Limits::default()
+            .with_max_frame_size(16 << 20)
+            .with_max_message_size(16 << 20);
+        let config = Config::default().with_limits(limits);
+        let disconnect =
+            match common::connect_via(url, proxy.as_ref(), handshake(), config, random()) {
+                Ok((stream, conn, rest)) => {
+                    eprintln!("connected");
+                    if let Some(r) = &mut reconnector {
+                        r.on_connected(now_ms(start));
+                    }
+                    spawn_socket_reader(stream.try_clone()?, tx.clone(), generation);
+                    let code = session(stream, conn, rest, &rx, generation, &mut lines)?;
+                    // A closing handshake ends the run, unless the server
+                    // closed it and a reconnecting client still has lines.
+                    if code.is_some() && (lines.ended || reconnector.is_none()) {
+                        return Ok(true);
+                    }
+                    Disconnect::Closed { code }
+                }
+                Err(e) if reconnector.is_some() => {
+                    eprintln!("error: {e}");
+                    match e.downcast_ref::<common::HandshakeRefused>() {
+                        Some(refused) => Disconnect::Rejected { status: refused.0 },
+                        None => Disconnect::ConnectFailed,
+                    }
+                }
+                Err(e) => return Err(e),
+            };
+        let Some(r) = &mut reconnector else {
+            return Ok(false);
+        };
+        if lines.ended {
+            return Ok(false);
+        }
+        match r.on_disconnect(disconnect, now_ms(start)) {
+            ReconnectDecision::ReconnectAfter { delay_ms } => {
+                eprintln!("reconnecting in {delay_ms} ms");
+                lines.wait(&rx, Duration::from_millis(delay_ms));
+            }
+            ReconnectDecision::GiveUp { reason } => {
+                eprintln!("giving up: {reason:?}");
+                return Ok(false);
+            }
+            other => return Err(format!("unexpected reconnect decision {other:?}").into()),
+        }
+    }
+}
 
+/// Stdin lines not sent yet, and whether stdin has ended.
+#[derive(Default)]
+struct Lines {
+    queued: VecDeque<String>,
+    ended: bool,
+}
+
+impl Lines {
+    /// Collects stdin while no connection is open, for `delay`.
+    fn wait(&mut self, rx: &Receiver<Input>, delay: Duration) {
+        let deadline = Instant::now() + delay;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(Input::Line(line)) => self.queued.push_back(line),
+                Ok(Input::StdinEnd) => self.ended = true,
+                Ok(_) => {} // the old connection's socket
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// One connection, until it is over: the code of its closing handshake,
+/// or `None` if it was lost without one.
+fn session(
+    mut stream: TcpStream,
+    mut conn: webwire::ws::Connection<impl webwire::random::RandomSource>,
+    rest: Vec<u8>,
+    rx: &Receiver<Input>,
+    generation: u64,
+    lines: &mut Lines,
+) -> Result<Option<CloseCode>, Box<dyn std::error::Error>> {
     let mut stdout = io::stdout().lock();
     let mut out = Vec::new();
-    let mut clean = false;
+    let mut ended = None;
     // Bytes received and not yet taken by the connection: it stops taking
     // input while events or a pong wait to be drained.
     let mut unread = rest;
     loop {
+        if conn.state() == State::Open {
+            while let Some(line) = lines.queued.pop_front() {
+                conn.send_text(&line)?;
+            }
+            if lines.ended {
+                conn.close(Instant::now(), CloseCode::NORMAL, "")?;
+            }
+        }
         let used = conn.handle_data(Instant::now(), &unread);
         unread.drain(..used);
         while let Some(event) = conn.poll_event() {
@@ -72,11 +227,11 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
                 Event::Binary(data) => writeln!(stdout, "<binary {} bytes>", data.len())?,
                 Event::Closed { code, reason, .. } => {
                     eprintln!("closed: {code} {reason}");
-                    clean = code != CloseCode::ABNORMAL;
+                    ended = (code != CloseCode::ABNORMAL).then_some(code);
                 }
                 Event::Failed(err) => {
                     eprintln!("failed: {err}");
-                    clean = false;
+                    ended = None;
                 }
                 _ => {} // pings (answered automatically), pongs
             }
@@ -85,7 +240,7 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
         if common::flush(&mut stream, &mut conn, &mut out)? {
             // Also wakes the socket reader, which then sees the end.
             let _ = stream.shutdown(Shutdown::Both);
-            return Ok(clean);
+            return Ok(ended);
         }
         if !unread.is_empty() {
             continue;
@@ -94,21 +249,14 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
             Some(deadline) => rx.recv_timeout(deadline.saturating_duration_since(Instant::now())),
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
-        let now = Instant::now();
         match input {
-            Ok(Input::Line(line)) => {
-                if conn.state() == State::Open {
-                    conn.send_text(&line)?;
-                }
-            }
-            Ok(Input::StdinEnd) => {
-                if conn.state() == State::Open {
-                    conn.close(now, CloseCode::NORMAL, "")?;
-                }
-            }
-            Ok(Input::Data(data)) => unread = data,
-            Ok(Input::SocketEnd) | Err(RecvTimeoutError::Disconnected) => conn.handle_eof(),
-            Err(RecvTimeoutError::Timeout) => conn.handle_timeout(now),
+            Ok(Input::Line(line)) => lines.queued.push_back(line),
+            Ok(Input::StdinEnd) => lines.ended = true,
+            Ok(Input::Data(n, data)) if n == generation => unread = data,
+            Ok(Input::SocketEnd(n)) if n == generation => conn.handle_eof(),
+            Ok(_) => {} // an earlier connection's socket
+            Err(RecvTimeoutError::Disconnected) => conn.handle_eof(),
+            Err(RecvTimeoutError::Timeout) => conn.handle_timeout(Instant::now()),
         }
     }
 }
@@ -150,15 +298,16 @@ fn spawn_stdin_reader(tx: Sender<Input>) {
     });
 }
 
-/// Sends what arrives on the socket, then its end.
-fn spawn_socket_reader(mut stream: TcpStream, tx: Sender<Input>) {
+/// Sends what arrives on the socket of connection `generation`, then its
+/// end.
+fn spawn_socket_reader(mut stream: TcpStream, tx: Sender<Input>, generation: u64) {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             match stream.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    if tx.send(Input::Data(buf[..n].to_vec())).is_err() {
+                    if tx.send(Input::Data(generation, buf[..n].to_vec())).is_err() {
                         return;
                     }
                 }
@@ -166,6 +315,6 @@ fn spawn_socket_reader(mut stream: TcpStream, tx: Sender<Input>) {
                 Err(_) => break,
             }
         }
-        let _ = tx.send(Input::SocketEnd);
+        let _ = tx.send(Input::SocketEnd(generation));
     });
 }

@@ -97,3 +97,28 @@ write("connection_config", "deflate_bad_params",
 write("connection_config", "ping_flood",
       config_prefix(0, [huge, huge, (0, 4), (0, 200)], [(1, 9)])
       + frame(0x89, b"p", True) * 300)
+
+# Proxy replies: byte 0 = chunk size - 1 (low 6 bits) | 0x80 with credentials.
+for name, control, reply in [
+    ("ok", 63, b"HTTP/1.1 200 Connection established\r\n\r\n"),
+    ("ok_bytewise_interim", 0, b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\nVia: 1.1 p\r\n\r\nearly"),
+    ("auth_required", 0x80 | 7, b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+     b"Proxy-Authenticate: Basic realm=\"corp\"\r\nContent-Length: 0\r\n\r\n"),
+    ("forbidden", 5, b"HTTP/1.1 403 Forbidden\r\n\r\n"),
+    ("garbage", 2, b"SSH-2.0-OpenSSH_9.2\r\n"),
+    ("url_like", 63, b"http://user:p%40ss@[::1]:3128"),
+    ("no_proxy_like", 63, b"localhost,.example.com,10.0.0.0/8,[::1]:443,*"),
+]:
+    write("proxy_http_connect", name, bytes([control]) + reply)
+
+for name, control, reply in [
+    ("no_auth_ipv4", 63, b"\x05\x00" + b"\x05\x00\x00\x01\x7f\x00\x00\x01\x1f\x90"),
+    ("user_pass_domain_bytewise", 0x80, b"\x05\x02" + b"\x01\x00"
+     + b"\x05\x00\x00\x03\x0bexample.com\x01\xbb" + b"tail"),
+    ("ipv6_reply", 3, b"\x05\x00" + b"\x05\x00\x00\x04" + bytes(16) + b"\x00\x50"),
+    ("auth_failed", 0x80 | 1, b"\x05\x02" + b"\x01\x01"),
+    ("no_acceptable", 63, b"\x05\xff"),
+    ("host_unreachable", 63, b"\x05\x00" + b"\x05\x04\x00\x01" + bytes(6)),
+    ("bad_address_type", 63, b"\x05\x00" + b"\x05\x00\x00\x09"),
+]:
+    write("proxy_socks5", name, bytes([control]) + reply)

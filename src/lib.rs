@@ -128,6 +128,8 @@
 pub mod backoff;
 #[cfg(any(feature = "ws", feature = "webhook"))]
 mod encoding;
+#[cfg(any(feature = "ws", feature = "webhook"))]
+pub mod proxy;
 pub mod random;
 #[cfg(feature = "webhook")]
 #[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]

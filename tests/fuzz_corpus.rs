@@ -71,3 +71,17 @@ fn decode_deflate_corpus() {
 fn connection_config_corpus() {
     replay("connection_config", checks::connection_config);
 }
+
+#[test]
+fn proxy_http_connect_corpus() {
+    replay("proxy_http_connect", |d| {
+        checks::proxy_tunnel(webwire::proxy::ProxyKind::Http, d)
+    });
+}
+
+#[test]
+fn proxy_socks5_corpus() {
+    replay("proxy_socks5", |d| {
+        checks::proxy_tunnel(webwire::proxy::ProxyKind::Socks5, d)
+    });
+}

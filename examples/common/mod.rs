@@ -7,6 +7,7 @@ use std::net::{Shutdown, TcpStream};
 use std::time::Instant;
 
 use webwire::Status;
+use webwire::proxy::{Proxy, TunnelStatus};
 use webwire::random::RandomSource;
 use webwire::ws::handshake::{ClientConfig, ClientHandshake, ClientOutcome};
 use webwire::ws::{Config, Connection, Event, Transmit};
@@ -116,24 +117,68 @@ pub fn drive<R: RandomSource>(
 /// arrived together with the handshake response.
 pub type Connected<R> = (TcpStream, Connection<R>, Vec<u8>);
 
+/// The server answered the opening handshake with this status instead of
+/// 101 (a client deciding whether to reconnect needs the number).
+#[derive(Debug)]
+pub struct HandshakeRefused(pub u16);
+
+impl std::fmt::Display for HandshakeRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "server refused the handshake: {}", self.0)
+    }
+}
+
+impl std::error::Error for HandshakeRefused {}
+
 /// Connects to a `ws://` URL and completes the opening handshake.
 pub fn connect<R: RandomSource>(
     url: &str,
     handshake: ClientConfig,
     config: Config,
+    random: R,
+) -> Result<Connected<R>, Box<dyn std::error::Error>> {
+    connect_via(url, None, handshake, config, random)
+}
+
+/// [`connect`] through `proxy` (HTTP CONNECT or SOCKS5), if given. These
+/// examples speak plain TCP: a `wss://` URL is refused rather than sent in
+/// cleartext.
+pub fn connect_via<R: RandomSource>(
+    url: &str,
+    proxy: Option<&Proxy>,
+    handshake: ClientConfig,
+    config: Config,
     mut random: R,
 ) -> Result<Connected<R>, Box<dyn std::error::Error>> {
+    if !url.to_ascii_lowercase().starts_with("ws://") {
+        return Err(format!(
+            "{url}: this client speaks ws:// only (no TLS here); it never sends a \
+             wss:// handshake in cleartext"
+        )
+        .into());
+    }
     let mut client = ClientHandshake::new(url, handshake, &mut random)?;
     let authority = client.request().uri().authority().ok_or("no host")?.clone();
     let port = authority.port_u16().unwrap_or(80);
-    let mut stream = TcpStream::connect((authority.host(), port))?;
+    let (mut stream, mut early) = match proxy {
+        Some(proxy) => tunnel(proxy, authority.host(), port)?,
+        None => (TcpStream::connect((authority.host(), port))?, Vec::new()),
+    };
     stream.set_nodelay(true)?;
     let mut request = Vec::new();
     client.write_request(&mut request);
     stream.write_all(&request)?;
     let mut buf = vec![0u8; 16 * 1024];
     loop {
-        let n = stream.read(&mut buf)?;
+        let n = if early.is_empty() {
+            stream.read(&mut buf)?
+        } else {
+            // Bytes that came with the proxy's reply.
+            let n = early.len().min(buf.len());
+            buf[..n].copy_from_slice(&early[..n]);
+            early.drain(..n);
+            n
+        };
         if n == 0 {
             return Err("connection closed during the handshake".into());
         }
@@ -144,13 +189,50 @@ pub fn connect<R: RandomSource>(
                     let config = config.with_deflate(accepted.deflate);
                     let _ = accepted;
                     let conn = Connection::client(config, random, Instant::now());
-                    Ok((stream, conn, buf[used..n].to_vec()))
+                    let mut rest = buf[used..n].to_vec();
+                    rest.extend_from_slice(&early);
+                    Ok((stream, conn, rest))
                 }
                 ClientOutcome::Rejected(response) => {
-                    Err(format!("server refused: {}", response.status()).into())
+                    Err(HandshakeRefused(response.status().as_u16()).into())
                 }
                 other => Err(format!("unexpected handshake outcome: {other:?}").into()),
             };
+        }
+    }
+}
+
+/// Opens a tunnel to `host:port` through `proxy`: the socket, and any bytes
+/// of the target's that came with the proxy's reply.
+fn tunnel(
+    proxy: &Proxy,
+    host: &str,
+    port: u16,
+) -> Result<(TcpStream, Vec<u8>), Box<dyn std::error::Error>> {
+    let (proxy_host, proxy_port) = proxy.addr();
+    let mut stream = TcpStream::connect((proxy_host, proxy_port))
+        .map_err(|e| format!("proxy {proxy_host}:{proxy_port}: {e}"))?;
+    let mut tunnel = proxy.tunnel(host, port)?;
+    let mut buf = [0u8; 4096];
+    loop {
+        while let Some(out) = tunnel.poll_transmit() {
+            stream.write_all(&out)?;
+        }
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Err(format!(
+                "proxy {proxy_host}:{proxy_port} closed the connection before the tunnel \
+                 was open (wrong credentials?)"
+            )
+            .into());
+        }
+        match tunnel.receive(&buf[..n]) {
+            Ok(TunnelStatus::NeedMore) => {}
+            Ok(TunnelStatus::Established { consumed }) => {
+                return Ok((stream, buf[consumed..n].to_vec()));
+            }
+            Ok(_) => return Err("unexpected tunnel status".into()),
+            Err(e) => return Err(format!("proxy {proxy_host}:{proxy_port}: {e}").into()),
         }
     }
 }

@@ -414,3 +414,60 @@ pub fn connection_config(data: &[u8]) {
         out.clear();
     }
 }
+
+/// A proxy's reply fed to a tunnel: byte 0 picks the chunk size (1..=64)
+/// and, in its top bit, whether credentials are set; the rest is what the
+/// proxy sends. The tunnel never panics, never claims more bytes than it
+/// was given, writes bounded messages, and once established or failed
+/// accepts nothing more. The bytes after byte 0, as text, are also parsed
+/// as a proxy URL and a `NO_PROXY` list.
+pub fn proxy_tunnel(kind: webwire::proxy::ProxyKind, data: &[u8]) {
+    use webwire::proxy::{NoProxy, Proxy, ProxyError, ProxyKind, TunnelStatus};
+
+    let Some((&control, reply)) = data.split_first() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(reply);
+    if let Ok(proxy) = Proxy::parse(&text) {
+        let _ = proxy.tunnel("example.com", 443);
+    }
+    let _ = NoProxy::parse(&text).matches("api.example.com", 443);
+
+    let url = match (kind, control & 0x80 != 0) {
+        (ProxyKind::Http, false) => "http://proxy:3128",
+        (ProxyKind::Http, true) => "http://user:pass@proxy:3128",
+        (_, false) => "socks5://proxy",
+        (_, true) => "socks5://user:pass@proxy",
+    };
+    let mut tunnel = Proxy::parse(url)
+        .and_then(|p| p.tunnel("example.com", 443))
+        .expect("a valid proxy and target");
+    let chunk = usize::from(control & 0x3F) + 1;
+    let mut ended = false;
+    for piece in reply.chunks(chunk) {
+        while let Some(out) = tunnel.poll_transmit() {
+            assert!(
+                out.len() <= 1024,
+                "a {}-byte message to the proxy",
+                out.len()
+            );
+        }
+        let result = tunnel.receive(piece);
+        if ended {
+            assert_eq!(result, Err(ProxyError::Finished));
+            continue;
+        }
+        match result {
+            Ok(TunnelStatus::NeedMore) => {}
+            Ok(TunnelStatus::Established { consumed }) => {
+                assert!(consumed <= piece.len());
+                ended = true;
+            }
+            Err(e) => {
+                assert!(!e.to_string().is_empty());
+                ended = true;
+            }
+            Ok(_) => ended = true,
+        }
+    }
+}
