@@ -98,6 +98,13 @@
 //! # }
 //! ```
 //!
+//! ## Shared by both halves
+//!
+//! [`proxy`] opens tunnels through HTTP CONNECT and SOCKS5 proxies (bytes
+//! in, bytes out, like the rest) for WebSocket clients and webhook senders;
+//! [`backoff`] times webhook retries and client reconnection; [`random`]
+//! supplies masking keys, handshake keys and jitter.
+//!
 //! ## Features
 //!
 //! | feature | default | what it adds |

@@ -206,6 +206,12 @@ impl Proc {
         }
     }
 
+    /// The stdout lines that have arrived and were not read yet, without
+    /// waiting.
+    pub fn available(&self) -> Vec<String> {
+        std::iter::from_fn(|| self.lines.try_recv().ok()).collect()
+    }
+
     /// The remaining stdout lines, up to the end of output (at most `timeout`).
     pub fn rest(&self, timeout: Duration) -> Vec<String> {
         let deadline = Instant::now() + timeout;
