@@ -24,17 +24,22 @@
 //! gives up on a 4xx handshake refusal or a close code that says the
 //! client is at fault.
 //!
-//! Two helper threads, one reading stdin and one reading the socket, feed a
-//! single channel; the main thread owns the `Connection` and sleeps in
-//! `recv_timeout` until input arrives or the connection's next timer is due.
+//! `wss://` URLs go over TLS (rustls), the server's certificate checked
+//! against Mozilla's roots and `--ca FILE`; a certificate that does not
+//! chain, has expired or names another host fails before the handshake.
+//!
+//! A helper thread reads stdin into a channel; the main thread owns the
+//! socket (or TLS stream) and the `Connection`, reading with a short
+//! timeout so that lines go out promptly and the connection's timers fire.
 
 mod common;
 
+use common::Transport as _;
+
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Read, Write};
-use std::net::{Shutdown, TcpStream};
 use std::process::ExitCode;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use webwire::proxy::Proxy;
@@ -44,26 +49,28 @@ use webwire::ws::{
     State,
 };
 
-/// What the helper threads report to the main thread. Socket inputs carry
-/// the number of the connection they came from: a reconnecting client
-/// ignores those of connections already over.
+/// What the stdin thread reports to the main thread.
 enum Input {
     Line(String),
     StdinEnd,
-    Data(u64, Vec<u8>),
-    SocketEnd(u64),
 }
 
-const USAGE: &str = "usage: client [--proxy URL] [--reconnect] ws://HOST:PORT/PATH";
+const USAGE: &str =
+    "usage: client [--proxy URL] [--ca CA.pem] [--reconnect] ws[s]://HOST:PORT/PATH";
+
+/// How long a read waits before stdin is looked at again.
+const POLL: Duration = Duration::from_millis(20);
 
 fn main() -> ExitCode {
     let mut url = None;
     let mut proxy = None;
+    let mut ca = None;
     let mut reconnect = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--proxy" => proxy = args.next(),
+            "--ca" => ca = args.next().map(std::path::PathBuf::from),
             "--reconnect" => reconnect = true,
             _ if url.is_none() && !arg.starts_with("--") => url = Some(arg),
             _ => {
@@ -76,7 +83,7 @@ fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    match run(&url, proxy.as_deref(), reconnect) {
+    match run(&url, proxy.as_deref(), ca.as_deref(), reconnect) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -111,6 +118,7 @@ fn now_ms(start: Instant) -> u64 {
 fn run(
     url: &str,
     proxy: Option<&str>,
+    ca: Option<&std::path::Path>,
     reconnect: bool,
 ) -> Result<bool, Box<dyn std::error::Error>> {
     let proxy = proxy_for(url, proxy)?;
@@ -120,22 +128,19 @@ fn run(
     let mut reconnector =
         reconnect.then(|| Reconnector::new(ReconnectPolicy::default(), &mut random()));
     let mut lines = Lines::default();
-    let mut generation = 0;
     loop {
-        generation += 1;
         let limits = Limits::default()
             .with_max_frame_size(16 << 20)
             .with_max_message_size(16 << 20);
         let config = Config::default().with_limits(limits);
         let disconnect =
-            match common::connect_via(url, proxy.as_ref(), handshake(), config, random()) {
+            match common::connect_via(url, proxy.as_ref(), ca, handshake(), config, random()) {
                 Ok((stream, conn, rest)) => {
                     eprintln!("connected");
                     if let Some(r) = &mut reconnector {
                         r.on_connected(now_ms(start));
                     }
-                    spawn_socket_reader(stream.try_clone()?, tx.clone(), generation);
-                    let code = session(stream, conn, rest, &rx, generation, &mut lines)?;
+                    let code = session(stream, conn, rest, &rx, &mut lines)?;
                     // A closing handshake ends the run, unless the server
                     // closed it and a reconnecting client still has lines.
                     if code.is_some() && (lines.ended || reconnector.is_none()) {
@@ -187,7 +192,6 @@ impl Lines {
             match rx.recv_timeout(left) {
                 Ok(Input::Line(line)) => self.queued.push_back(line),
                 Ok(Input::StdinEnd) => self.ended = true,
-                Ok(_) => {} // the old connection's socket
                 Err(_) => break,
             }
         }
@@ -195,22 +199,30 @@ impl Lines {
 }
 
 /// One connection, until it is over: the code of its closing handshake,
-/// or `None` if it was lost without one.
+/// or `None` if it was lost without one. One thread does the socket I/O
+/// (a TLS stream cannot be split between threads); it reads with a short
+/// timeout so that stdin lines go out promptly.
 fn session(
-    mut stream: TcpStream,
+    mut stream: common::Stream,
     mut conn: webwire::ws::Connection<impl webwire::random::RandomSource>,
     rest: Vec<u8>,
     rx: &Receiver<Input>,
-    generation: u64,
     lines: &mut Lines,
 ) -> Result<Option<CloseCode>, Box<dyn std::error::Error>> {
     let mut stdout = io::stdout().lock();
     let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
     let mut ended = None;
     // Bytes received and not yet taken by the connection: it stops taking
     // input while events or a pong wait to be drained.
     let mut unread = rest;
     loop {
+        while let Ok(input) = rx.try_recv() {
+            match input {
+                Input::Line(line) => lines.queued.push_back(line),
+                Input::StdinEnd => lines.ended = true,
+            }
+        }
         if conn.state() == State::Open {
             while let Some(line) = lines.queued.pop_front() {
                 conn.send_text(&line)?;
@@ -238,25 +250,34 @@ fn session(
         }
         stdout.flush()?;
         if common::flush(&mut stream, &mut conn, &mut out)? {
-            // Also wakes the socket reader, which then sees the end.
-            let _ = stream.shutdown(Shutdown::Both);
+            stream.shutdown();
             return Ok(ended);
         }
         if !unread.is_empty() {
             continue;
         }
-        let input = match conn.poll_timeout() {
-            Some(deadline) => rx.recv_timeout(deadline.saturating_duration_since(Instant::now())),
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        match input {
-            Ok(Input::Line(line)) => lines.queued.push_back(line),
-            Ok(Input::StdinEnd) => lines.ended = true,
-            Ok(Input::Data(n, data)) if n == generation => unread = data,
-            Ok(Input::SocketEnd(n)) if n == generation => conn.handle_eof(),
-            Ok(_) => {} // an earlier connection's socket
-            Err(RecvTimeoutError::Disconnected) => conn.handle_eof(),
-            Err(RecvTimeoutError::Timeout) => conn.handle_timeout(Instant::now()),
+        let now = Instant::now();
+        let wait = conn
+            .poll_timeout()
+            .map_or(POLL, |t| t.saturating_duration_since(now).min(POLL));
+        if wait.is_zero() {
+            conn.handle_timeout(now);
+            continue;
+        }
+        stream.set_read_timeout(Some(wait))?;
+        match stream.read(&mut buf) {
+            Ok(0) => conn.handle_eof(),
+            Ok(n) => unread.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                conn.handle_timeout(Instant::now());
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => conn.handle_eof(),
         }
     }
 }
@@ -295,26 +316,5 @@ fn spawn_stdin_reader(tx: Sender<Input>) {
             }
         }
         let _ = tx.send(Input::StdinEnd);
-    });
-}
-
-/// Sends what arrives on the socket of connection `generation`, then its
-/// end.
-fn spawn_socket_reader(mut stream: TcpStream, tx: Sender<Input>, generation: u64) {
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match stream.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if tx.send(Input::Data(generation, buf[..n].to_vec())).is_err() {
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-        let _ = tx.send(Input::SocketEnd(generation));
     });
 }

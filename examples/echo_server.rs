@@ -1,7 +1,8 @@
 //! An echo server on blocking std::net, one thread per connection.
 //!
-//! `cargo run --example echo_server -- [--addr HOST:PORT]` (default
-//! 127.0.0.1:9001). Echoes text as text and binary as binary, answers pings,
+//! `cargo run --example echo_server -- [--addr HOST:PORT] [--tls-cert CERT.pem
+//! --tls-key KEY.pem]` (default 127.0.0.1:9001; with a certificate and key
+//! it serves `wss://` over rustls). Echoes text as text and binary as binary, answers pings,
 //! echoes the peer's close code, fails the connection with the RFC close
 //! code on a protocol violation and answers a bad handshake with its HTTP
 //! error, and negotiates permessage-deflate when built with the `deflate`
@@ -9,41 +10,66 @@
 
 mod common;
 
-use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use common::Transport;
+
+use std::io::{self, Write};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use webwire::Status;
 use webwire::ws::handshake::{HandshakeLimits, RequestParser, ServerConfig, accept};
 use webwire::ws::{Config, Connection, Event, Limits};
 
-fn main() -> io::Result<()> {
+const USAGE: &str = "usage: echo_server [--addr HOST:PORT] [--tls-cert CERT.pem --tls-key KEY.pem]";
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let mut addr = String::from("127.0.0.1:9001");
+    let (mut cert, mut key) = (None, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--addr" => addr = args.next().unwrap_or(addr),
+            "--tls-cert" => cert = args.next(),
+            "--tls-key" => key = args.next(),
             other => {
-                eprintln!("usage: echo_server [--addr HOST:PORT] (unknown argument {other})");
+                eprintln!("{USAGE} (unknown argument {other})");
                 std::process::exit(2);
             }
         }
     }
+    let tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some(
+            common::tls::server_config(cert.as_ref(), key.as_ref()).map_err(|e| e.to_string())?,
+        ),
+        (None, None) => None,
+        _ => {
+            eprintln!("{USAGE} (--tls-cert and --tls-key go together)");
+            std::process::exit(2);
+        }
+    };
     let listener = TcpListener::bind(&addr)?;
-    println!("listening on ws://{}", listener.local_addr()?);
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    println!("listening on {scheme}://{}", listener.local_addr()?);
     io::stdout().flush()?;
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
+        let tls = tls.clone();
         std::thread::spawn(move || {
             // One bad client never disturbs the others: errors end its thread only.
-            let _ = serve(stream);
+            let _ = stream.set_nodelay(true);
+            let _ = match tls {
+                Some(tls) => match common::tls::accept(tls, stream) {
+                    Ok(stream) => serve(stream),
+                    Err(_) => Ok(()),
+                },
+                None => serve(stream),
+            };
         });
     }
     Ok(())
 }
 
-fn serve(mut stream: TcpStream) -> io::Result<()> {
-    stream.set_nodelay(true)?;
+fn serve(mut stream: impl Transport) -> io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut parser = RequestParser::new(HandshakeLimits::default());
     let mut buf = vec![0u8; 4 * 1024]; // the parser keeps the head itself
@@ -91,7 +117,10 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     })
 }
 
-fn refuse(stream: &mut TcpStream, err: &webwire::ws::handshake::HandshakeError) -> io::Result<()> {
+fn refuse(
+    stream: &mut impl Transport,
+    err: &webwire::ws::handshake::HandshakeError,
+) -> io::Result<()> {
     let mut response = Vec::new();
     err.write_response(&mut response);
     stream.write_all(&response)

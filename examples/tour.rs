@@ -5,6 +5,8 @@
 //! `examples/common`.
 
 mod common;
+
+use common::Transport as _;
 // The webhook delivery half of the tour lives beside it, runnable alone too.
 #[allow(dead_code)]
 #[path = "webhook_delivery.rs"]

@@ -10,40 +10,13 @@
 
 mod interop_support;
 
-use std::process::Command;
-
-use interop_support::{
-    Proc, SUPPORT_DIR, listening_url, peer_client_case, peer_version, run_client_script,
-    run_server_close,
-};
-
-const HINT: &str = "Install it with `pip install websockets` and set WEBWIRE_PYTHON to that python";
-
-/// The peer command (`python ws_peer.py`), if `websockets` is importable.
-fn peer(test: &str) -> Option<Command> {
-    let cmd = || {
-        let python = interop_support::env_var("WEBWIRE_PYTHON").unwrap_or_else(|| {
-            // The virtualenv .ci/run sets up, if present.
-            let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/target/pyenv/bin/python");
-            if std::path::Path::new(venv).is_file() {
-                venv.into()
-            } else {
-                "python3".into()
-            }
-        });
-        let mut cmd = Command::new(python);
-        cmd.arg(format!("{SUPPORT_DIR}/ws_peer.py"));
-        cmd
-    };
-    peer_version(test, cmd(), HINT)?;
-    Some(cmd())
-}
+use interop_support::{Proc, listening_url, peer_client_case, run_client_script, run_server_close};
 
 /// Runs one case of the peer's client against echo_server, with the peer
 /// offering permessage-deflate (`deflate`) or not.
 fn client_case(case: &str, deflate: bool) {
     let test = format!("python websockets client, case {case}");
-    if let Some(cmd) = peer(&test) {
+    if let Some(cmd) = interop_support::python_peer(&test) {
         peer_client_case("python websockets client", cmd, case, deflate);
     }
 }
@@ -120,7 +93,7 @@ fn python_client_normal_close_offering_deflate() {
 
 /// The peer's echo server, accepting permessage-deflate (`deflate`) or not.
 fn python_server(deflate: bool) -> Option<(Proc, String)> {
-    let mut cmd = peer("python websockets server")?;
+    let mut cmd = interop_support::python_peer("python websockets server")?;
     cmd.arg("server");
     if deflate {
         cmd.arg("deflate");

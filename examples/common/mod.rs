@@ -2,8 +2,10 @@
 //! lives in examples like this one.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::time::Instant;
 
 use webwire::Status;
@@ -12,10 +14,12 @@ use webwire::random::RandomSource;
 use webwire::ws::handshake::{ClientConfig, ClientHandshake, ClientOutcome};
 use webwire::ws::{Config, Connection, Event, Transmit};
 
+pub use self::tls::Transport;
+
 /// Writes everything the connection has queued; true once it asks for the
 /// transport to be shut down.
 pub fn flush<R: RandomSource>(
-    stream: &mut TcpStream,
+    stream: &mut impl Transport,
     conn: &mut Connection<R>,
     out: &mut Vec<u8>,
 ) -> io::Result<bool> {
@@ -36,7 +40,7 @@ pub fn flush<R: RandomSource>(
 /// the queued bytes are written before the rest is fed. True once the
 /// connection asks for the transport to be shut down.
 pub fn feed<R: RandomSource>(
-    stream: &mut TcpStream,
+    stream: &mut impl Transport,
     conn: &mut Connection<R>,
     out: &mut Vec<u8>,
     mut data: &[u8],
@@ -61,7 +65,7 @@ pub fn feed<R: RandomSource>(
 /// in, hands each event to `on_event` (which may send), writes what is
 /// queued, and honours the connection's timers through the read timeout.
 pub fn drive<R: RandomSource>(
-    stream: &mut TcpStream,
+    stream: &mut impl Transport,
     conn: &mut Connection<R>,
     initial: &[u8],
     mut on_event: impl FnMut(&mut Connection<R>, Event),
@@ -72,7 +76,7 @@ pub fn drive<R: RandomSource>(
     let mut buf = vec![0u8; 8 * 1024];
     let mut out = Vec::new();
     if feed(stream, conn, &mut out, initial, &mut on_event)? {
-        let _ = stream.shutdown(Shutdown::Both);
+        stream.shutdown();
         return Ok(());
     }
     loop {
@@ -80,7 +84,7 @@ pub fn drive<R: RandomSource>(
             on_event(conn, event);
         }
         if flush(stream, conn, &mut out)? {
-            let _ = stream.shutdown(Shutdown::Both);
+            stream.shutdown();
             return Ok(());
         }
         let timeout = conn
@@ -95,7 +99,7 @@ pub fn drive<R: RandomSource>(
             Ok(0) => conn.handle_eof(),
             Ok(n) => {
                 if feed(stream, conn, &mut out, &buf[..n], &mut on_event)? {
-                    let _ = stream.shutdown(Shutdown::Both);
+                    stream.shutdown();
                     return Ok(());
                 }
             }
@@ -113,9 +117,58 @@ pub fn drive<R: RandomSource>(
     }
 }
 
-/// A connected client: the socket, the connection, and frame bytes that
+/// A client's byte stream: plain TCP for `ws://`, TLS for `wss://`.
+pub enum Stream {
+    /// `ws://`.
+    Plain(TcpStream),
+    /// `wss://`.
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+impl Transport for Stream {
+    fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => Transport::set_read_timeout(s, timeout),
+            Stream::Tls(s) => s.set_read_timeout(timeout),
+        }
+    }
+
+    fn shutdown(&mut self) {
+        match self {
+            Stream::Plain(s) => Transport::shutdown(s),
+            Stream::Tls(s) => s.shutdown(),
+        }
+    }
+}
+
+/// A connected client: the stream, the connection, and frame bytes that
 /// arrived together with the handshake response.
-pub type Connected<R> = (TcpStream, Connection<R>, Vec<u8>);
+pub type Connected<R> = (Stream, Connection<R>, Vec<u8>);
 
 /// The server answered the opening handshake with this status instead of
 /// 101 (a client deciding whether to reconnect needs the number).
@@ -130,41 +183,57 @@ impl std::fmt::Display for HandshakeRefused {
 
 impl std::error::Error for HandshakeRefused {}
 
-/// Connects to a `ws://` URL and completes the opening handshake.
+/// Connects to a `ws://` or `wss://` URL and completes the opening
+/// handshake.
 pub fn connect<R: RandomSource>(
     url: &str,
     handshake: ClientConfig,
     config: Config,
     random: R,
 ) -> Result<Connected<R>, Box<dyn std::error::Error>> {
-    connect_via(url, None, handshake, config, random)
+    connect_via(url, None, None, handshake, config, random)
 }
 
-/// [`connect`] through `proxy` (HTTP CONNECT or SOCKS5), if given. These
-/// examples speak plain TCP: a `wss://` URL is refused rather than sent in
-/// cleartext.
+/// [`connect`] through `proxy` (HTTP CONNECT or SOCKS5), if given, and for
+/// `wss://` trusting the CA certificates in `ca` besides Mozilla's roots.
 pub fn connect_via<R: RandomSource>(
     url: &str,
     proxy: Option<&Proxy>,
+    ca: Option<&std::path::Path>,
     handshake: ClientConfig,
     config: Config,
     mut random: R,
 ) -> Result<Connected<R>, Box<dyn std::error::Error>> {
-    if !url.to_ascii_lowercase().starts_with("ws://") {
-        return Err(format!(
-            "{url}: this client speaks ws:// only (no TLS here); it never sends a \
-             wss:// handshake in cleartext"
-        )
-        .into());
-    }
     let mut client = ClientHandshake::new(url, handshake, &mut random)?;
-    let authority = client.request().uri().authority().ok_or("no host")?.clone();
-    let port = authority.port_u16().unwrap_or(80);
-    let (mut stream, mut early) = match proxy {
-        Some(proxy) => tunnel(proxy, authority.host(), port)?,
-        None => (TcpStream::connect((authority.host(), port))?, Vec::new()),
+    let uri = client.request().uri().clone();
+    let secure = match uri.scheme_str() {
+        Some("ws") => false,
+        Some("wss") => true,
+        other => {
+            return Err(format!("unsupported URL scheme {other:?}: use ws:// or wss://").into());
+        }
     };
-    stream.set_nodelay(true)?;
+    let authority = uri.authority().ok_or("no host")?;
+    let host = authority.host();
+    let port = authority
+        .port_u16()
+        .unwrap_or(if secure { 443 } else { 80 });
+    let (tcp, mut early) = match proxy {
+        Some(proxy) => tunnel(proxy, host, port)?,
+        None => (TcpStream::connect((host, port))?, Vec::new()),
+    };
+    tcp.set_nodelay(true)?;
+    let mut stream = if secure {
+        if !early.is_empty() {
+            return Err("the proxy sent bytes before the TLS handshake".into());
+        }
+        let tls = tls::client_config(ca).map_err(|e| e.to_string())?;
+        Stream::Tls(Box::new(
+            tls::connect(tls, host, tcp).map_err(|e| e.to_string())?,
+        ))
+    } else {
+        Stream::Plain(tcp)
+    };
     let mut request = Vec::new();
     client.write_request(&mut request);
     stream.write_all(&request)?;

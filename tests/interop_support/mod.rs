@@ -543,3 +543,28 @@ pub fn peer_client_case(peer: &str, mut cmd: Command, case: &str, deflate: bool)
         client.stderr()
     );
 }
+
+/// The Python `websockets` peer (`python ws_peer.py`), if `websockets` is
+/// importable: `$WEBWIRE_PYTHON`, else the virtualenv .ci/run sets up, else
+/// `python3`.
+pub fn python_peer(test: &str) -> Option<Command> {
+    let cmd = || {
+        let python = env_var("WEBWIRE_PYTHON").unwrap_or_else(|| {
+            let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/target/pyenv/bin/python");
+            if Path::new(venv).is_file() {
+                venv.into()
+            } else {
+                "python3".into()
+            }
+        });
+        let mut cmd = Command::new(python);
+        cmd.arg(format!("{SUPPORT_DIR}/ws_peer.py"));
+        cmd
+    };
+    peer_version(
+        test,
+        cmd(),
+        "Install it with `pip install websockets` and set WEBWIRE_PYTHON to that python",
+    )?;
+    Some(cmd())
+}

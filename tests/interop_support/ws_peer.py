@@ -17,11 +17,13 @@ CODE). For each connection it prints `connected extensions: NAMES` and,
 when it is over, `closed CODE REASON` with the close code it received.
 
 permessage-deflate is offered (client) or accepted (server) only with the
-`deflate` argument.
+`deflate` argument. TLS: the client trusts the CA in $WS_PEER_CA for wss://
+URLs; the server serves wss:// with $WS_PEER_CERT and $WS_PEER_KEY.
 """
 
 import asyncio
 import os
+import ssl
 import sys
 import time
 
@@ -131,9 +133,26 @@ def extensions(ws):
     return ",".join(e.name for e in ws.protocol.extensions) or "none"
 
 
+def tls_client():
+    """For wss:// URLs: Python's default checks (chain and host name), with
+    the test CA in $WS_PEER_CA trusted."""
+    return ssl.create_default_context(cafile=os.environ.get("WS_PEER_CA"))
+
+
+def tls_server():
+    """With $WS_PEER_CERT and $WS_PEER_KEY, the server speaks wss://."""
+    cert, key = os.environ.get("WS_PEER_CERT"), os.environ.get("WS_PEER_KEY")
+    if not cert:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
 async def client(url, name, compression):
+    tls = tls_client() if url.startswith("wss://") else None
     async with connect(url, max_size=MAX_SIZE, compression=compression, open_timeout=STEP,
-                       close_timeout=STEP, ping_interval=None) as ws:
+                       close_timeout=STEP, ping_interval=None, ssl=tls) as ws:
         print(f"extensions: {extensions(ws)}", flush=True)
         await CASES[name](ws)
     print(f"PASS {name}", flush=True)
@@ -160,10 +179,12 @@ async def handler(ws):
 
 
 async def server(compression):
+    tls = tls_server()
     async with serve(handler, "127.0.0.1", 0, max_size=MAX_SIZE, compression=compression,
-                     ping_interval=None) as srv:
+                     ping_interval=None, ssl=tls) as srv:
         port = srv.sockets[0].getsockname()[1]
-        print(f"listening on ws://127.0.0.1:{port}", flush=True)
+        scheme = "wss" if tls else "ws"
+        print(f"listening on {scheme}://127.0.0.1:{port}", flush=True)
         await asyncio.Future()
 
 

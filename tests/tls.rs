@@ -1,0 +1,215 @@
+//! `wss://` for real: `examples/echo_server --tls-cert/--tls-key` and
+//! `examples/client --ca` against Python `websockets` over Python's own TLS
+//! (the `ssl` module), with certificates made here at test time by rcgen:
+//! a test CA, a `localhost` certificate it signed, an expired one, and one
+//! from a CA nobody trusts. The bad ones must fail the handshake with a
+//! clear error, before the WebSocket request is sent.
+#![cfg(feature = "ws")]
+
+mod interop_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use interop_support::{Proc, STEP, TempDir, example, python_peer};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    date_time_ymd,
+};
+
+/// PEM files for the tests, in a scratch directory.
+struct Certs {
+    dir: TempDir,
+}
+
+impl Certs {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn arg(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+}
+
+/// A CA named `name`: its certificate (written to `NAME.pem`) and issuer.
+fn ca(dir: &Path, name: &str) -> Issuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+    Issuer::new(params, key)
+}
+
+/// A certificate for `localhost` signed by `issuer`, written to `NAME.pem`
+/// and `NAME.key`; `expired` puts its validity in 2020.
+fn leaf(dir: &Path, name: &str, issuer: &Issuer<'_, KeyPair>, expired: bool) {
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    if expired {
+        params.not_before = date_time_ymd(2020, 1, 1);
+        params.not_after = date_time_ymd(2020, 12, 31);
+    }
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, issuer).unwrap();
+    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+    std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+}
+
+fn certs() -> Certs {
+    let dir = TempDir::new("tls");
+    let trusted = ca(dir.path(), "ca");
+    let stranger = ca(dir.path(), "stranger-ca");
+    leaf(dir.path(), "good", &trusted, false);
+    leaf(dir.path(), "expired", &trusted, true);
+    leaf(dir.path(), "unknown", &stranger, false);
+    Certs { dir }
+}
+
+/// `echo_server` serving `wss://` with `NAME.pem`/`NAME.key`; its port.
+fn tls_echo_server(certs: &Certs, name: &str) -> (Proc, u16) {
+    let server = Proc::spawn(
+        "echo_server",
+        Command::new(example("echo_server")).args([
+            "--addr",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &certs.arg(&format!("{name}.pem")),
+            "--tls-key",
+            &certs.arg(&format!("{name}.key")),
+        ]),
+    );
+    let line = server.line_starting_with("listening on ", STEP);
+    let port = line
+        .trim()
+        .strip_prefix("listening on wss://127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("echo_server said {line:?}"));
+    (server, port)
+}
+
+/// Our client sends two lines to `url` and gets them back, then closes.
+fn echo_through_client(url: &str, ca: &str) {
+    let mut client = Proc::spawn(
+        "client",
+        Command::new(example("client")).args(["--ca", ca, url]),
+    );
+    for line in ["over TLS", "ünïcode ✓"] {
+        client.write(format!("{line}\n").as_bytes());
+        assert_eq!(client.line(STEP), line, "stderr: {}", client.stderr());
+    }
+    client.close_stdin();
+    client.wait_success(STEP);
+}
+
+#[test]
+fn python_client_over_tls_against_echo_server() {
+    let test = "python websockets client over TLS";
+    let Some(mut peer) = python_peer(test) else {
+        return;
+    };
+    let certs = certs();
+    let (_server, port) = tls_echo_server(&certs, "good");
+    for case in ["text", "binary"] {
+        let mut cmd = python_peer(test).unwrap();
+        cmd.env("WS_PEER_CA", certs.path("ca.pem")).args([
+            "client",
+            &format!("wss://localhost:{port}/"),
+            case,
+        ]);
+        let mut client = Proc::spawn("python client", &mut cmd);
+        let out = client.rest(STEP * 3);
+        assert!(client.wait(STEP).success(), "{out:?}\n{}", client.stderr());
+        assert!(out.contains(&format!("PASS {case}")), "{out:?}");
+    }
+    // The same client, trusting nothing of ours, is refused by Python's
+    // own verification, and the server carries on.
+    peer.args(["client", &format!("wss://localhost:{port}/"), "text"]);
+    let mut refused = Proc::spawn("python client", &mut peer);
+    assert!(!refused.wait(STEP).success());
+    assert!(
+        refused.stderr().contains("CERTIFICATE_VERIFY_FAILED"),
+        "{}",
+        refused.stderr()
+    );
+    echo_through_client(&format!("wss://localhost:{port}/"), &certs.arg("ca.pem"));
+}
+
+#[test]
+fn our_client_over_tls_against_python_server() {
+    let test = "python websockets server over TLS";
+    let Some(mut peer) = python_peer(test) else {
+        return;
+    };
+    let certs = certs();
+    peer.env("WS_PEER_CERT", certs.path("good.pem"))
+        .env("WS_PEER_KEY", certs.path("good.key"))
+        .arg("server");
+    let server = Proc::spawn("python server", &mut peer);
+    let line = server.line_starting_with("listening on ", STEP);
+    let port = line.trim().rsplit(':').next().unwrap().to_owned();
+    assert!(line.contains("wss://"), "{line}");
+    echo_through_client(&format!("wss://localhost:{port}/"), &certs.arg("ca.pem"));
+}
+
+/// Each bad certificate fails our client's TLS handshake with a message
+/// that says what is wrong.
+#[test]
+fn bad_certificates_fail_with_clear_errors() {
+    let certs = certs();
+    let (_good, good_port) = tls_echo_server(&certs, "good");
+    let (_expired, expired_port) = tls_echo_server(&certs, "expired");
+    let (_unknown, unknown_port) = tls_echo_server(&certs, "unknown");
+    let ca = certs.arg("ca.pem");
+    for (url, ca, expect) in [
+        (
+            format!("wss://localhost:{unknown_port}/"),
+            Some(ca.as_str()),
+            "UnknownIssuer",
+        ),
+        // Trusting only Mozilla's roots, the test CA is unknown too.
+        (
+            format!("wss://localhost:{good_port}/"),
+            None,
+            "UnknownIssuer",
+        ),
+        (
+            format!("wss://127.0.0.1:{good_port}/"),
+            Some(ca.as_str()),
+            "not valid for name",
+        ),
+        (
+            format!("wss://localhost:{expired_port}/"),
+            Some(ca.as_str()),
+            "expired",
+        ),
+    ] {
+        let mut command = Command::new(example("client"));
+        if let Some(ca) = ca {
+            command.args(["--ca", ca]);
+        }
+        let mut client = Proc::spawn("client", command.arg(&url));
+        client.close_stdin();
+        assert!(!client.wait(STEP).success(), "{url} connected");
+        let stderr = client.stderr();
+        assert!(
+            stderr.contains("TLS handshake") && stderr.contains(expect),
+            "{url}: expected {expect:?} in:\n{stderr}"
+        );
+    }
+    // A plain ws:// client to the TLS port gets no WebSocket either.
+    let mut plain = Proc::spawn(
+        "client",
+        Command::new(example("client")).arg(format!("ws://localhost:{good_port}/")),
+    );
+    plain.close_stdin();
+    assert!(!plain.wait(STEP).success());
+}
