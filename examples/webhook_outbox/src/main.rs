@@ -7,6 +7,7 @@
 //!                [--max-in-flight N] [--rate N] [--ca CA.pem]
 //! webhook_outbox [--db URL] enqueue --type T [--id MSG_ID] [--ordering-key K] [--jsonl] < payload
 //! webhook_outbox [--db URL] worker [--concurrency N] [--until-idle] [--timeout S] [--lease S]
+//!                [--proxy URL]
 //! webhook_outbox [--db URL] status [--detail]
 //! webhook_outbox [--db URL] redeliver [--endpoint ID] [--id MSG_ID]
 //! ```
@@ -50,13 +51,13 @@ const USAGE: &str = "usage: webhook_outbox [--db URL] COMMAND ...
   enqueue --type TYPE [--id MSG_ID] [--ordering-key KEY] [--jsonl] < PAYLOAD
       stores a message for every matching endpoint and prints its id; the same
       --id twice stores it once. --jsonl: one message per stdin line
-  worker [--concurrency N] [--until-idle] [--timeout SECONDS] [--lease SECONDS]
+  worker [--concurrency N] [--until-idle] [--timeout SECONDS] [--lease SECONDS] [--proxy URL]
       delivers until Ctrl-C or SIGTERM (or, with --until-idle, until nothing is
       pending or waiting for a retry)
   status [--detail]
       one line per message and endpoint: MSG_ID ENDPOINT_ID STATE ATTEMPTS LAST_STATUS
       (STATE: pending, failed = retry scheduled, delivered, dead; LAST_STATUS: the
-      HTTP status, or timeout, ssrf, connect, tls, http for a failure before one);
+      HTTP status, or timeout, ssrf, proxy, connect, tls, http for a failure before one);
       --detail appends a tab and the start of the last response body, or the error
   redeliver [--endpoint ID] [--id MSG_ID]
       sends dead deliveries again, with the same id and the endpoint's current secret
@@ -73,7 +74,11 @@ const USAGE: &str = "usage: webhook_outbox [--db URL] COMMAND ...
   --concurrency     attempts at once, per worker (default 32)
   --timeout         one attempt's time limit (default 15)
   --lease           how long a claim lasts before another worker may take it; more than
-                    --timeout (default 60)";
+                    --timeout (default 60)
+  --proxy           send through this proxy: http://[user:pass@]HOST:PORT (CONNECT) or
+                    socks5://…; default: HTTPS_PROXY / http_proxy / ALL_PROXY unless NO_PROXY
+                    matches. The SSRF guard still checks the resolved address, and the proxy
+                    is asked for that address, not the name";
 
 /// Unix seconds now.
 pub fn unix_now() -> u64 {
@@ -413,6 +418,10 @@ async fn run(args: Vec<String>) -> Result<(), BoxError> {
             let until_idle = flags.switch("--until-idle");
             let timeout = Duration::from_secs_f64(flags.number("--timeout", 15.0f64)?.max(0.1));
             let lease = Duration::from_secs_f64(flags.number("--lease", 60.0f64)?.max(0.2));
+            let proxy = match flags.value("--proxy")? {
+                Some(url) => Some(webwire::proxy::Proxy::parse(&url)?),
+                None => None,
+            };
             flags.done()?;
             if lease <= timeout {
                 return Err("--lease must be longer than --timeout".into());
@@ -430,6 +439,7 @@ async fn run(args: Vec<String>) -> Result<(), BoxError> {
                 lease,
                 timeout,
                 name,
+                proxy,
             };
             worker::run(Arc::new(store), options).await
         }

@@ -17,11 +17,13 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::Request;
 use hyper::header::{HOST, HeaderValue};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use webwire::proxy::{Proxy, TunnelStatus};
 use webwire::webhook::{Endpoint, Message, Outcome};
 
 /// Bytes of a response body kept (and stored) for operators to read.
@@ -32,7 +34,8 @@ pub const MAX_STORED_BODY: usize = 1024;
 pub struct Attempted {
     pub outcome: Outcome,
     /// For `status`: the HTTP status, or `timeout`, `ssrf` (an address the
-    /// policy refuses), `connect`, `tls` or `http` for a failure before one.
+    /// policy refuses), `proxy`, `connect`, `tls` or `http` for a failure
+    /// before one.
     pub last_status: String,
     /// The start of the response body, or why there was none.
     pub detail: String,
@@ -68,15 +71,18 @@ pub fn tls_connector(extra_roots: Option<&str>) -> Result<TlsConnector, String> 
 }
 
 /// Sends `message` to `endpoint`, signed at `now` (unix seconds); `tls`
-/// serves `https://` endpoints.
+/// serves `https://` endpoints; `proxy` (else the environment's
+/// `HTTPS_PROXY` / `http_proxy` / `ALL_PROXY` / `NO_PROXY`) carries the
+/// connection.
 pub async fn attempt(
     endpoint: &Endpoint,
     tls: &TlsConnector,
+    proxy: Option<&Proxy>,
     message: &Message,
     now: u64,
     timeout: Duration,
 ) -> Attempted {
-    match tokio::time::timeout(timeout, send(endpoint, tls, message, now)).await {
+    match tokio::time::timeout(timeout, send(endpoint, tls, proxy, message, now)).await {
         Ok(Ok((outcome, body))) => Attempted {
             last_status: outcome
                 .http_status()
@@ -100,6 +106,7 @@ pub async fn attempt(
 async fn send(
     endpoint: &Endpoint,
     tls: &TlsConnector,
+    proxy: Option<&Proxy>,
     message: &Message,
     now: u64,
 ) -> Result<(Outcome, String), Failure> {
@@ -118,7 +125,19 @@ async fn send(
     let addrs = endpoint
         .connect_addrs(resolved)
         .map_err(|e| ("ssrf", e.to_string()))?;
-    let stream = connect(&addrs).await?;
+    let from_env;
+    let proxy = match proxy {
+        Some(proxy) => Some(proxy),
+        None => {
+            let scheme = request.uri().scheme_str().unwrap_or("https");
+            from_env = Proxy::from_env(scheme, host, port).map_err(|e| ("proxy", e.to_string()))?;
+            from_env.as_ref()
+        }
+    };
+    let stream = match proxy {
+        Some(proxy) => via_proxy(proxy, &addrs).await?,
+        None => connect(&addrs).await?,
+    };
 
     let (parts, body) = request.into_parts();
     let mut request = Request::from_parts(parts, Full::new(Bytes::from(body)));
@@ -183,6 +202,51 @@ where
     }
     driver.abort();
     Ok((outcome, String::from_utf8_lossy(&kept).into_owned()))
+}
+
+/// Tunnels to the first checked address the proxy reaches. The proxy is
+/// asked for the address, not the name: the SSRF guard's answer stands.
+async fn via_proxy(proxy: &Proxy, addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
+    let (host, port) = proxy.addr();
+    let mut last = String::from("no address");
+    for addr in addrs {
+        let mut stream = TcpStream::connect((host, port))
+            .await
+            .map_err(|e| ("proxy", format!("connecting to proxy {host}:{port}: {e}")))?;
+        let _ = stream.set_nodelay(true);
+        let mut tunnel = proxy
+            .tunnel(&addr.ip().to_string(), addr.port())
+            .map_err(|e| ("proxy", e.to_string()))?;
+        let mut buf = [0u8; 1024];
+        let opened = loop {
+            while let Some(out) = tunnel.poll_transmit() {
+                stream
+                    .write_all(&out)
+                    .await
+                    .map_err(|e| ("proxy", e.to_string()))?;
+            }
+            let n = stream
+                .read(&mut buf)
+                .await
+                .map_err(|e| ("proxy", e.to_string()))?;
+            if n == 0 {
+                break Err("the proxy closed the connection".to_owned());
+            }
+            match tunnel.receive(&buf[..n]) {
+                Ok(TunnelStatus::NeedMore) => {}
+                // A receiver speaks only after the request: nothing can
+                // follow the proxy's reply yet.
+                Ok(TunnelStatus::Established { consumed }) if consumed == n => break Ok(()),
+                Ok(_) => break Err("bytes from the receiver before the request".to_owned()),
+                Err(e) => break Err(e.to_string()),
+            }
+        };
+        match opened {
+            Ok(()) => return Ok(stream),
+            Err(e) => last = format!("proxy {host}:{port} to {addr}: {e}"),
+        }
+    }
+    Err(("proxy", last))
 }
 
 /// Tries each checked address in turn.

@@ -30,6 +30,8 @@ pub struct Options {
     pub timeout: Duration,
     /// This worker's name in leases.
     pub name: String,
+    /// Every request through this proxy (else the environment's).
+    pub proxy: Option<webwire::proxy::Proxy>,
 }
 
 /// Consecutive failed attempts that open an endpoint's circuit breaker.
@@ -181,6 +183,7 @@ pub async fn run(store: Arc<Store>, options: Options) -> Result<(), BoxError> {
                             let sent = attempt(
                                 &endpoint,
                                 &tls,
+                                options.proxy.as_ref(),
                                 delivery.message(),
                                 unix_now(),
                                 options.timeout,

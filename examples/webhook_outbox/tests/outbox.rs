@@ -852,3 +852,96 @@ fn names_resolving_to_private_addresses_are_refused_when_sending() {
     drop(receiver);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Static egress: `worker --proxy` sends through a real HTTP proxy
+/// (pproxy, PyPI), which is asked for the checked address, not the name;
+/// wrong proxy credentials fail the attempt as `proxy`.
+#[test]
+fn workers_send_through_an_http_proxy() {
+    let Some(python) = python() else {
+        return unavailable("Python's standardwebhooks");
+    };
+    let has_pproxy = Command::new(&python)
+        .args(["-c", "import pproxy"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_pproxy {
+        return unavailable("pproxy (pip install -r .ci/requirements.txt)");
+    }
+    let dir = scratch("proxy");
+    let db = format!("sqlite://{}", dir.join("outbox.db").display());
+    let receiver = Receiver::start(&python, &dir, &["ep_a"], &[]);
+    let log_path = dir.join("pproxy.log");
+    let mut proxy = Command::new(&python)
+        .args([
+            "-m",
+            "pproxy",
+            "--auth",
+            "-1",
+            "-v",
+            "-l",
+            "http://127.0.0.1:0#egress:s3cret",
+        ])
+        .env("PYTHONUNBUFFERED", "1")
+        .stdout(std::fs::File::create(&log_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start pproxy");
+    let port = {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            // `Serving on ipv? 127.0.0.1:PORT by http`
+            if let Some(port) = log
+                .lines()
+                .find(|l| l.starts_with("Serving on ipv"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|a| a.rsplit(':').next())
+            {
+                break port.to_owned();
+            }
+            assert!(Instant::now() < deadline, "pproxy did not start: {log}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    add_endpoint(&db, "ep_a", &receiver.url("ep_a"), SECRET, "0s", &[]);
+    outbox(&db, &["enqueue", "--type", "t", "--id", "msg_1"], "{}");
+    let run = |credentials: &str| {
+        let proxy = format!("http://{credentials}@127.0.0.1:{port}");
+        outbox(
+            &db,
+            &[
+                "worker",
+                "--until-idle",
+                "--timeout",
+                "5",
+                "--lease",
+                "6",
+                "--proxy",
+                &proxy,
+            ],
+            "",
+        );
+    };
+    run("egress:wrong");
+    let line = outbox(&db, &["status", "--detail"], "");
+    assert!(line.starts_with("msg_1 ep_a dead 1 proxy\t"), "{line}");
+    assert!(line.contains("407"), "{line}");
+    assert!(receiver.received().is_empty());
+
+    outbox(&db, &["redeliver"], "");
+    run("egress:s3cret");
+    assert_eq!(
+        outbox(&db, &["status"], "").trim(),
+        "msg_1 ep_a delivered 1 200"
+    );
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains(&format!("-> 127.0.0.1:{}", receiver.port)),
+        "pproxy did not carry it:\n{log}"
+    );
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    drop(receiver);
+    let _ = std::fs::remove_dir_all(dir);
+}
