@@ -23,8 +23,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use interop_support::certs::certs;
 use interop_support::{
-    Proc, STEP, SUPPORT_DIR, TempDir, echo_server, env_var, negotiated, peer_missing, run_bounded,
+    Proc, STEP, SUPPORT_DIR, TempDir, echo_server, env_var, example, negotiated, peer_missing,
+    run_bounded,
 };
 
 const HINT: &str =
@@ -72,15 +74,48 @@ fn chromium() -> Option<String> {
 fn chromium_echoes_text_and_binary_through_echo_server() {
     let Some(browser) = chromium() else { return };
     let (_server, ws_url) = echo_server();
+    run_echo_page(&browser, &ws_url, &[]);
+}
+
+/// The same page over `wss://` to `echo_server --tls-*`, with a
+/// certificate made here. Chromium trusts exactly that certificate's key
+/// (`--ignore-certificate-errors-spki-list`), not every certificate.
+#[test]
+fn chromium_echoes_over_wss_trusting_only_the_servers_key() {
+    let Some(browser) = chromium() else { return };
+    let certs = certs();
+    let server = Proc::spawn(
+        "echo_server",
+        Command::new(example("echo_server")).args([
+            "--addr",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &certs.arg("good.pem"),
+            "--tls-key",
+            &certs.arg("good.key"),
+        ]),
+    );
+    let line = server.line_starting_with("listening on ", STEP);
+    let port = line.trim().rsplit(':').next().unwrap().to_owned();
+    assert!(line.contains("wss://"), "{line}");
+    let trust = format!(
+        "--ignore-certificate-errors-spki-list={}",
+        certs.spki_sha256("good")
+    );
+    run_echo_page(&browser, &format!("wss://localhost:{port}/"), &[trust]);
+}
+
+/// Loads the echo page against `ws_url` and checks every line it reports.
+fn run_echo_page(browser: &str, ws_url: &str, extra_args: &[String]) {
     let page = std::fs::read_to_string(format!("{SUPPORT_DIR}/chromium_echo.html"))
         .expect("read the page")
-        .replace("WS_URL_PLACEHOLDER", &ws_url);
+        .replace("WS_URL_PLACEHOLDER", ws_url);
     let http = PageServer::start(page);
     let profile = TempDir::new("chromium-profile");
 
     let mut chromium = Proc::spawn(
         "chromium",
-        Command::new(&browser)
+        Command::new(browser)
             .args([
                 "--headless",
                 "--no-sandbox",
@@ -92,6 +127,7 @@ fn chromium_echoes_text_and_binary_through_echo_server() {
                 "--disable-sync",
                 "--disable-dev-shm-usage",
             ])
+            .args(extra_args)
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("--dump-dom")
             .arg(format!("http://{}/", http.addr)),

@@ -8,71 +8,10 @@
 
 mod interop_support;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use interop_support::{Proc, STEP, TempDir, example, python_peer};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    date_time_ymd,
-};
-
-/// PEM files for the tests, in a scratch directory.
-struct Certs {
-    dir: TempDir,
-}
-
-impl Certs {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn arg(&self, name: &str) -> String {
-        self.path(name).display().to_string()
-    }
-}
-
-/// A CA named `name`: its certificate (written to `NAME.pem`) and issuer.
-fn ca(dir: &Path, name: &str) -> Issuer<'static, KeyPair> {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
-    Issuer::new(params, key)
-}
-
-/// A certificate for `localhost` signed by `issuer`, written to `NAME.pem`
-/// and `NAME.key`; `expired` puts its validity in 2020.
-fn leaf(dir: &Path, name: &str, issuer: &Issuer<'_, KeyPair>, expired: bool) {
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    if expired {
-        params.not_before = date_time_ymd(2020, 1, 1);
-        params.not_after = date_time_ymd(2020, 12, 31);
-    }
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, issuer).unwrap();
-    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
-    std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
-}
-
-fn certs() -> Certs {
-    let dir = TempDir::new("tls");
-    let trusted = ca(dir.path(), "ca");
-    let stranger = ca(dir.path(), "stranger-ca");
-    leaf(dir.path(), "good", &trusted, false);
-    leaf(dir.path(), "expired", &trusted, true);
-    leaf(dir.path(), "unknown", &stranger, false);
-    Certs { dir }
-}
+use interop_support::certs::{Certs, certs};
+use interop_support::{Proc, STEP, example, python_peer};
 
 /// `echo_server` serving `wss://` with `NAME.pem`/`NAME.key`; its port.
 fn tls_echo_server(certs: &Certs, name: &str) -> (Proc, u16) {
