@@ -25,8 +25,7 @@ use std::time::{Duration, Instant};
 
 use interop_support::certs::certs;
 use interop_support::{
-    Proc, STEP, SUPPORT_DIR, TempDir, echo_server, env_var, example, negotiated, peer_missing,
-    run_bounded,
+    Proc, STEP, SUPPORT_DIR, TempDir, echo_server, env_var, negotiated, peer_missing, run_bounded,
 };
 
 const HINT: &str =
@@ -84,20 +83,7 @@ fn chromium_echoes_text_and_binary_through_echo_server() {
 fn chromium_echoes_over_wss_trusting_only_the_servers_key() {
     let Some(browser) = chromium() else { return };
     let certs = certs();
-    let server = Proc::spawn(
-        "echo_server",
-        Command::new(example("echo_server")).args([
-            "--addr",
-            "127.0.0.1:0",
-            "--tls-cert",
-            &certs.arg("good.pem"),
-            "--tls-key",
-            &certs.arg("good.key"),
-        ]),
-    );
-    let line = server.line_starting_with("listening on ", STEP);
-    let port = line.trim().rsplit(':').next().unwrap().to_owned();
-    assert!(line.contains("wss://"), "{line}");
+    let (_server, port) = certs.echo_server("good");
     let trust = format!(
         "--ignore-certificate-errors-spki-list={}",
         certs.spki_sha256("good")

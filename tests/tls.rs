@@ -10,30 +10,8 @@ mod interop_support;
 
 use std::process::Command;
 
-use interop_support::certs::{Certs, certs};
+use interop_support::certs::certs;
 use interop_support::{Proc, STEP, example, python_peer};
-
-/// `echo_server` serving `wss://` with `NAME.pem`/`NAME.key`; its port.
-fn tls_echo_server(certs: &Certs, name: &str) -> (Proc, u16) {
-    let server = Proc::spawn(
-        "echo_server",
-        Command::new(example("echo_server")).args([
-            "--addr",
-            "127.0.0.1:0",
-            "--tls-cert",
-            &certs.arg(&format!("{name}.pem")),
-            "--tls-key",
-            &certs.arg(&format!("{name}.key")),
-        ]),
-    );
-    let line = server.line_starting_with("listening on ", STEP);
-    let port = line
-        .trim()
-        .strip_prefix("listening on wss://127.0.0.1:")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("echo_server said {line:?}"));
-    (server, port)
-}
 
 /// Our client sends two lines to `url` and gets them back, then closes.
 fn echo_through_client(url: &str, ca: &str) {
@@ -56,7 +34,7 @@ fn python_client_over_tls_against_echo_server() {
         return;
     };
     let certs = certs();
-    let (_server, port) = tls_echo_server(&certs, "good");
+    let (_server, port) = certs.echo_server("good");
     for case in ["text", "binary"] {
         let mut cmd = python_peer(test).unwrap();
         cmd.env("WS_PEER_CA", certs.path("ca.pem")).args([
@@ -104,9 +82,9 @@ fn our_client_over_tls_against_python_server() {
 #[test]
 fn bad_certificates_fail_with_clear_errors() {
     let certs = certs();
-    let (_good, good_port) = tls_echo_server(&certs, "good");
-    let (_expired, expired_port) = tls_echo_server(&certs, "expired");
-    let (_unknown, unknown_port) = tls_echo_server(&certs, "unknown");
+    let (_good, good_port) = certs.echo_server("good");
+    let (_expired, expired_port) = certs.echo_server("expired");
+    let (_unknown, unknown_port) = certs.echo_server("unknown");
     let ca = certs.arg("ca.pem");
     for (url, ca, expect) in [
         (

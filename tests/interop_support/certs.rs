@@ -9,7 +9,9 @@ use rcgen::{
     PublicKeyData as _, date_time_ymd,
 };
 
-use super::TempDir;
+use std::process::Command;
+
+use super::{Proc, STEP, TempDir, example};
 
 /// PEM files for the tests, in a scratch directory.
 pub struct Certs {
@@ -23,6 +25,28 @@ impl Certs {
 
     pub fn arg(&self, name: &str) -> String {
         self.path(name).display().to_string()
+    }
+
+    /// `echo_server` serving `wss://` with `NAME.pem`/`NAME.key`; its port.
+    pub fn echo_server(&self, name: &str) -> (Proc, u16) {
+        let server = Proc::spawn(
+            "echo_server",
+            Command::new(example("echo_server")).args([
+                "--addr",
+                "127.0.0.1:0",
+                "--tls-cert",
+                &self.arg(&format!("{name}.pem")),
+                "--tls-key",
+                &self.arg(&format!("{name}.key")),
+            ]),
+        );
+        let line = server.line_starting_with("listening on ", STEP);
+        let port = line
+            .trim()
+            .strip_prefix("listening on wss://127.0.0.1:")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("echo_server said {line:?}"));
+        (server, port)
     }
 
     /// The base64 SHA-256 of certificate `NAME.pem`'s public key (its
