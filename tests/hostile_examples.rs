@@ -938,6 +938,7 @@ fn wait_for_fds(t: &Target, at_least: usize) {
 /// one page more is noise. (A ping flood takes seconds to fill the kernel's
 /// socket buffers; it runs with the ignored scenarios only.)
 #[test]
+#[ignore = "16 s of scenarios against both servers; .ci/run runs it with the heavy ones"]
 fn quick_sanity() {
     let _turn = turn();
     for server in [Server::Std, Server::Tokio] {
