@@ -20,33 +20,9 @@ use webwire::Status;
 use webwire::ws::handshake::{HandshakeLimits, RequestParser, ServerConfig, accept};
 use webwire::ws::{Config, Connection, Event, Limits};
 
-const USAGE: &str = "usage: echo_server [--addr HOST:PORT] [--tls-cert CERT.pem --tls-key KEY.pem]";
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let mut addr = String::from("127.0.0.1:9001");
-    let (mut cert, mut key) = (None, None);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--addr" => addr = args.next().unwrap_or(addr),
-            "--tls-cert" => cert = args.next(),
-            "--tls-key" => key = args.next(),
-            other => {
-                eprintln!("{USAGE} (unknown argument {other})");
-                std::process::exit(2);
-            }
-        }
-    }
-    let tls = match (cert, key) {
-        (Some(cert), Some(key)) => Some(
-            common::tls::server_config(cert.as_ref(), key.as_ref()).map_err(|e| e.to_string())?,
-        ),
-        (None, None) => None,
-        _ => {
-            eprintln!("{USAGE} (--tls-cert and --tls-key go together)");
-            std::process::exit(2);
-        }
-    };
+    let common::tls::ServerArgs { addr, tls } =
+        common::tls::ServerArgs::parse("echo_server", "127.0.0.1:9001");
     let listener = TcpListener::bind(&addr)?;
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     println!("listening on {scheme}://{}", listener.local_addr()?);

@@ -2,9 +2,13 @@
 //! is validated by webwire's `accept`, upgraded by hyper, and then driven by
 //! a webwire `Connection` as an echo server (the same loop as `tokio_echo`).
 //!
-//! `cargo run --example hyper_upgrade -- [--addr HOST:PORT]` (default
-//! 127.0.0.1:9002).
+//! `cargo run --example hyper_upgrade -- [--addr HOST:PORT] [--tls-cert
+//! CERT.pem --tls-key KEY.pem]` (default 127.0.0.1:9002; with a
+//! certificate, `https://` and `wss://` over tokio-rustls).
 
+#[path = "common/tls.rs"]
+#[allow(dead_code)]
+mod tls;
 #[path = "common/tokio_drive.rs"]
 mod tokio_drive;
 
@@ -24,29 +28,38 @@ use webwire::ws::handshake::{ServerConfig, accept};
 
 #[tokio::main]
 async fn main() -> io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let addr = match args.as_slice() {
-        [] => "127.0.0.1:9002",
-        [flag, addr] if flag == "--addr" => addr,
-        _ => {
-            eprintln!("usage: hyper_upgrade [--addr HOST:PORT]");
-            std::process::exit(2);
-        }
-    };
-    let listener = TcpListener::bind(addr).await?;
-    println!("listening on http://{}", listener.local_addr()?);
+    let tls::ServerArgs { addr, tls } = tls::ServerArgs::parse("hyper_upgrade", "127.0.0.1:9002");
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
+    let listener = TcpListener::bind(&addr).await?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("listening on {scheme}://{}", listener.local_addr()?);
     io::stdout().flush()?;
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true); // latency only: not worth ending the server
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = service_fn(route);
-            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            // `with_upgrades` keeps the socket alive for `hyper::upgrade::on`.
-            if let Err(err) = conn.with_upgrades().await {
-                eprintln!("http connection error: {err}");
+            match tls {
+                Some(tls) => match tls.accept(stream).await {
+                    Ok(stream) => serve(stream).await,
+                    Err(err) => eprintln!("TLS handshake failed: {err}"),
+                },
+                None => serve(stream).await,
             }
         });
+    }
+}
+
+/// HTTP/1.1 on one connection, plain or TLS.
+async fn serve<S>(stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(route);
+    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    // `with_upgrades` keeps the socket alive for `hyper::upgrade::on`.
+    if let Err(err) = conn.with_upgrades().await {
+        eprintln!("http connection error: {err}");
     }
 }
 

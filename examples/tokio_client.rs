@@ -1,6 +1,7 @@
 //! `client.rs` on tokio, through `WebSocketStream::connect`.
 //!
-//! `cargo run --example tokio_client -- ws://127.0.0.1:9001` sends each line
+//! `cargo run --example tokio_client -- [--ca CA.pem] ws[s]://127.0.0.1:9001`
+//! (`wss://` over tokio-rustls, trusting Mozilla's roots and `--ca`) sends each line
 //! read from stdin as a text message and prints each text message received
 //! on its own line (binary ones as `<binary N bytes>`). At the end of stdin
 //! it closes with 1000 and exits 0 once the closing handshake is done; a
@@ -13,6 +14,9 @@
 
 #[path = "common/stream.rs"]
 mod stream;
+#[path = "common/tls.rs"]
+#[allow(dead_code)]
+mod tls;
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
@@ -25,11 +29,30 @@ use webwire::ws::{Config, Limits};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let Some(url) = std::env::args().nth(1) else {
-        eprintln!("usage: tokio_client ws://HOST:PORT/PATH");
-        return ExitCode::from(2);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (ca, url) = match args.as_slice() {
+        [url] => (None, url),
+        [flag, ca, url] if flag == "--ca" => (Some(std::path::Path::new(ca)), url),
+        _ => {
+            eprintln!("usage: tokio_client [--ca CA.pem] ws[s]://HOST:PORT/PATH");
+            return ExitCode::from(2);
+        }
     };
-    match run(&url).await {
+    let result = if url.starts_with("wss://") {
+        match tls::client_config(ca) {
+            Ok(tls) => match stream::connect_tls(url, tls, handshake(), config()).await {
+                Ok(ws) => run(ws).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e.to_string().into()),
+        }
+    } else {
+        match connect(url, handshake(), config()).await {
+            Ok(ws) => run(ws).await,
+            Err(e) => Err(e),
+        }
+    };
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -39,13 +62,21 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Runs the session; true if it ended with a closing handshake.
-async fn run(url: &str) -> Result<bool, stream::BoxError> {
+/// The connection's configuration: 16 MiB messages.
+fn config() -> Config {
     let limits = Limits::default()
         .with_max_frame_size(16 << 20)
         .with_max_message_size(16 << 20);
-    let config = Config::default().with_limits(limits);
-    let ws = connect(url, handshake(), config).await?;
+    Config::default().with_limits(limits)
+}
+
+/// Runs the session; true if it ended with a closing handshake.
+async fn run<S>(
+    ws: stream::WebSocketStream<S, webwire::random::ThreadRandom>,
+) -> Result<bool, stream::BoxError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (mut tx, mut rx) = ws.split();
 
     let mut printer = tokio::spawn(async move {

@@ -1,5 +1,7 @@
 //! `echo_server.rs` on tokio, one task per connection: `cargo run --example
-//! tokio_echo -- [--addr HOST:PORT]` (default 127.0.0.1:9001). Echoes text as
+//! tokio_echo -- [--addr HOST:PORT] [--tls-cert CERT.pem --tls-key KEY.pem]`
+//! (default 127.0.0.1:9001; with a certificate, `wss://` over tokio-rustls).
+//! Echoes text as
 //! text, binary as binary; negotiates permessage-deflate when built with
 //! `--features deflate`. On Ctrl-C (SIGINT) it stops accepting, closes
 //! every open connection with 1001 (going away), waits for their closing
@@ -12,6 +14,9 @@
 
 #[path = "common/stream.rs"]
 mod stream;
+#[path = "common/tls.rs"]
+#[allow(dead_code)]
+mod tls;
 
 use std::io::{self, Write};
 use std::pin::pin;
@@ -20,32 +25,26 @@ use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use stream::{Message, accept};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use webwire::ws::handshake::{Negotiated, ServerConfig};
 use webwire::ws::{CloseCode, Config};
 
 #[tokio::main]
 async fn main() -> io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let addr = match args.as_slice() {
-        [] => "127.0.0.1:9001",
-        [flag, addr] if flag == "--addr" => addr,
-        _ => {
-            eprintln!("usage: tokio_echo [--addr HOST:PORT]");
-            std::process::exit(2);
-        }
-    };
+    let tls::ServerArgs { addr, tls } = tls::ServerArgs::parse("tokio_echo", "127.0.0.1:9001");
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     let server = ServerConfig::new();
     #[cfg(feature = "deflate")]
     let server = server.with_deflate(webwire::ws::deflate::DeflateConfig::default());
     let server = Arc::new(server);
-    let listener = TcpListener::bind(addr).await?;
+    let listener = TcpListener::bind(&addr).await?;
     // Polled once so that the handler is installed before anyone is told
     // where we listen: a SIGINT from then on is ours, not a kill.
     let mut ctrl_c = pin!(tokio::signal::ctrl_c());
     let _ = ctrl_c.as_mut().now_or_never();
-    println!("listening on ws://{}", listener.local_addr()?);
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    println!("listening on {scheme}://{}", listener.local_addr()?);
     io::stdout().flush()?;
     // Every connection task holds a receiver: `closed()` below resolves once
     // all of them have ended.
@@ -58,7 +57,21 @@ async fn main() -> io::Result<()> {
         let _ = stream.set_nodelay(true); // latency only: not worth ending the server
         // An error ends this connection's task only.
         let server = Arc::clone(&server);
-        tokio::spawn(session(stream, server, stopping.clone()));
+        let stopping = stopping.clone();
+        match tls.clone() {
+            Some(tls) => {
+                tokio::spawn(async move {
+                    // The TLS handshake in the task: a slow client holds
+                    // up no one else.
+                    if let Ok(stream) = tls.accept(stream).await {
+                        session(stream, server, stopping).await;
+                    }
+                });
+            }
+            None => {
+                tokio::spawn(session(stream, server, stopping));
+            }
+        }
     }
     drop((listener, stopping));
     let _ = stop.send(true);
@@ -72,7 +85,10 @@ async fn main() -> io::Result<()> {
 
 /// One connection: the handshake, then echo until it ends, or until the
 /// server stops (then a 1001 close).
-async fn session(stream: TcpStream, server: Arc<ServerConfig>, mut stop: watch::Receiver<bool>) {
+async fn session<S>(stream: S, server: Arc<ServerConfig>, mut stop: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut ws = tokio::select! {
         accepted = accept(stream, &server, config) => match accepted {
             Ok(ws) => ws,

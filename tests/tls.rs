@@ -130,3 +130,58 @@ fn bad_certificates_fail_with_clear_errors() {
     plain.close_stdin();
     assert!(!plain.wait(STEP).success());
 }
+
+/// The tokio adapter over tokio-rustls: Python's client against `tokio_echo`
+/// and `hyper_upgrade` (its `/ws` route) over TLS, and `tokio_client --ca`
+/// against `tokio_echo`.
+#[test]
+fn tokio_examples_over_tls() {
+    let test = "python websockets client against the tokio examples over TLS";
+    let Some(_) = python_peer(test) else {
+        return;
+    };
+    let certs = certs();
+    let (_echo, echo_port) = certs.server("tokio_echo", "good");
+    let (_hyper, hyper_port) = certs.server("hyper_upgrade", "good");
+    for url in [
+        format!("wss://localhost:{echo_port}/"),
+        format!("wss://localhost:{hyper_port}/ws"),
+    ] {
+        let mut cmd = python_peer(test).unwrap();
+        cmd.env("WS_PEER_CA", certs.path("ca.pem"))
+            .args(["client", &url, "binary"]);
+        let mut client = Proc::spawn("python client", &mut cmd);
+        let out = client.rest(STEP * 3);
+        assert!(
+            client.wait(STEP).success(),
+            "{url}: {out:?}\n{}",
+            client.stderr()
+        );
+        assert!(out.contains(&"PASS binary".to_owned()), "{url}: {out:?}");
+    }
+    if cfg!(feature = "getrandom") {
+        let mut client = Proc::spawn(
+            "tokio_client",
+            Command::new(example("tokio_client")).args([
+                "--ca",
+                &certs.arg("ca.pem"),
+                &format!("wss://localhost:{echo_port}/"),
+            ]),
+        );
+        client.write(b"tokio over TLS\n");
+        assert_eq!(client.line(STEP), "tokio over TLS", "{}", client.stderr());
+        client.close_stdin();
+        client.wait_success(STEP);
+        let mut refused = Proc::spawn(
+            "tokio_client",
+            Command::new(example("tokio_client")).arg(format!("wss://localhost:{echo_port}/")),
+        );
+        refused.close_stdin();
+        assert!(!refused.wait(STEP).success());
+        assert!(
+            refused.stderr().contains("UnknownIssuer"),
+            "{}",
+            refused.stderr()
+        );
+    }
+}

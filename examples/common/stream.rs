@@ -902,6 +902,39 @@ pub async fn connect_with<R: RandomSource + Unpin>(
     finish_client(stream, handshake, config, random).await
 }
 
+/// Connects to a `wss://` URL: TCP, then TLS with `tls` (the server's
+/// certificate checked against the URL's host before the handshake is
+/// sent), then the opening handshake, with masking keys from the OS.
+#[cfg(feature = "getrandom")]
+pub async fn connect_tls(
+    url: &str,
+    tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    client: ClientConfig,
+    config: Config,
+) -> Result<
+    WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>, webwire::random::ThreadRandom>,
+    BoxError,
+> {
+    let uri: http::Uri = url.parse()?;
+    if uri.scheme_str() != Some("wss") {
+        return Err(format!("{url}: connect_tls speaks wss:// only").into());
+    }
+    let authority = uri.authority().ok_or("no host")?;
+    let port = authority.port_u16().unwrap_or(443);
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let tcp = TcpStream::connect((host, port)).await?;
+    tcp.set_nodelay(true)?;
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_owned())?;
+    let stream = tokio_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS handshake with {host}: {e}"))?;
+    client_handshake(stream, url, client, config, webwire::random::ThreadRandom).await
+}
+
 /// The client's opening handshake for `url` over any stream (TCP, TLS, …):
 /// the scheme is not checked against the transport, so a `wss://` URL over
 /// a TLS stream is fine. The response's permessage-deflate parameters are

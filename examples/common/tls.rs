@@ -126,3 +126,48 @@ pub fn accept(
 ) -> Result<StreamOwned<ServerConnection, TcpStream>, BoxError> {
     Ok(StreamOwned::new(ServerConnection::new(config)?, tcp))
 }
+
+/// A server example's command line: `[--addr HOST:PORT] [--tls-cert
+/// CERT.pem --tls-key KEY.pem]`. Exits with usage on anything else.
+pub struct ServerArgs {
+    /// Where to listen.
+    pub addr: String,
+    /// The TLS configuration, with a certificate and key.
+    pub tls: Option<Arc<ServerConfig>>,
+}
+
+impl ServerArgs {
+    /// Parses the process's arguments for example `name`, listening on
+    /// `default_addr` unless told otherwise.
+    pub fn parse(name: &str, default_addr: &str) -> Self {
+        let usage =
+            format!("usage: {name} [--addr HOST:PORT] [--tls-cert CERT.pem --tls-key KEY.pem]");
+        let fail = |why: &str| -> ! {
+            eprintln!("{usage} ({why})");
+            std::process::exit(2)
+        };
+        let mut args = std::env::args().skip(1);
+        let mut addr = default_addr.to_owned();
+        let (mut cert, mut key) = (None, None);
+        while let Some(arg) = args.next() {
+            let mut value = || {
+                args.next()
+                    .unwrap_or_else(|| fail(&format!("{arg} needs a value")))
+            };
+            match arg.as_str() {
+                "--addr" => addr = value(),
+                "--tls-cert" => cert = Some(value()),
+                "--tls-key" => key = Some(value()),
+                other => fail(&format!("unknown argument {other}")),
+            }
+        }
+        let tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some(
+                server_config(cert.as_ref(), key.as_ref()).unwrap_or_else(|e| fail(&e.to_string())),
+            ),
+            (None, None) => None,
+            _ => fail("--tls-cert and --tls-key go together"),
+        };
+        Self { addr, tls }
+    }
+}

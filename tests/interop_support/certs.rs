@@ -29,9 +29,15 @@ impl Certs {
 
     /// `echo_server` serving `wss://` with `NAME.pem`/`NAME.key`; its port.
     pub fn echo_server(&self, name: &str) -> (Proc, u16) {
+        self.server("echo_server", name)
+    }
+
+    /// The example server `example` serving TLS with `NAME.pem`/`NAME.key`;
+    /// its port.
+    pub fn server(&self, example_name: &str, name: &str) -> (Proc, u16) {
         let server = Proc::spawn(
-            "echo_server",
-            Command::new(example("echo_server")).args([
+            example_name,
+            Command::new(example(example_name)).args([
                 "--addr",
                 "127.0.0.1:0",
                 "--tls-cert",
@@ -44,8 +50,9 @@ impl Certs {
         let port = line
             .trim()
             .strip_prefix("listening on wss://127.0.0.1:")
+            .or_else(|| line.trim().strip_prefix("listening on https://127.0.0.1:"))
             .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("echo_server said {line:?}"));
+            .unwrap_or_else(|| panic!("{example_name} said {line:?}"));
         (server, port)
     }
 

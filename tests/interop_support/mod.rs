@@ -96,6 +96,7 @@ fn build_examples() -> Result<PathBuf, String> {
         // Its masking keys come from the OS.
         cmd.args(["--example", "tokio_client"]);
     }
+    cmd.args(["--example", "hyper_upgrade"]);
     if !features.is_empty() {
         cmd.arg("--features").arg(features.join(","));
     }
