@@ -1403,7 +1403,11 @@ fn echo_webwire(
             break;
         }
         // Few messages per chunk: under the event cap, all of it is taken.
-        assert_eq!(conn.handle_data(now, chunk), chunk.len(), "webwire: input left");
+        assert_eq!(
+            conn.handle_data(now, chunk),
+            chunk.len(),
+            "webwire: input left"
+        );
         while let Some(event) = conn.poll_event() {
             match event {
                 Event::Text(s) => {

@@ -112,6 +112,29 @@ fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::Exit
     }
 }
 
+/// With `TLS=1`: a certificate for `localhost` made for this run (rcgen),
+/// as (certificate, key) paths; the certificate is also the load
+/// generator's only trusted root.
+fn tls_files() -> Option<(String, String)> {
+    if std::env::var("TLS").is_ok_and(|v| v == "1") {
+        let dir = std::env::temp_dir().join(format!("echo-bench-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .and_then(|p| p.self_signed(&key))
+            .expect("certificate");
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert_path, cert.pem()).expect("write certificate");
+        std::fs::write(&key_path, key.serialize_pem()).expect("write key");
+        Some((
+            cert_path.display().to_string(),
+            key_path.display().to_string(),
+        ))
+    } else {
+        None
+    }
+}
+
 /// One sample of `server` under scenario `s`.
 fn run_sample(
     dir: &Path,
@@ -120,9 +143,14 @@ fn run_sample(
     conns: usize,
     warmup: f64,
     measure: f64,
+    tls: Option<&(String, String)>,
 ) -> Result<Sample, String> {
-    let mut srv = Command::new(bin(dir, "echo-server"))
-        .arg(server)
+    let mut srv = Command::new(bin(dir, "echo-server"));
+    srv.arg(server);
+    if let Some((cert, key)) = tls {
+        srv.args(["--tls", cert, key]);
+    }
+    let mut srv = srv
         .stdout(Stdio::piped())
         .stdin(Stdio::null())
         .spawn()
@@ -145,6 +173,7 @@ fn run_sample(
                 warmup.to_string(),
                 measure.to_string(),
             ])
+            .args(tls.map(|(cert, _)| cert))
             .stdout(Stdio::piped())
             .stdin(Stdio::null())
             .spawn()
@@ -222,7 +251,12 @@ fn main() {
     let rustc = env!("COMPARE_RUSTC_VERSION");
     let rev = env!("COMPARE_WEBWIRE_REV");
     let versions = shared::crate_versions();
-    println!("# webwire loopback echo");
+    let tls = tls_files();
+    if tls.is_some() {
+        println!("# webwire loopback echo over TLS");
+    } else {
+        println!("# webwire loopback echo");
+    }
     println!();
     println!("- CPU: {cpu} ({cores} logical cores available)");
     println!("- {rustc}; webwire source: {rev}");
@@ -231,7 +265,12 @@ fn main() {
         "- {rounds} rounds (median reported), warm-up {warmup} s, measured {measure} s per sample"
     );
     println!(
-        "- servers: tokio current-thread runtime, a task per connection, TCP_NODELAY; load: `echo-load`, single-threaded"
+        "- servers: tokio current-thread runtime, a task per connection, TCP_NODELAY; load: `echo-load`, single-threaded{}",
+        if tls.is_some() {
+            "; TLS: every server behind the same tokio-rustls (ring, TLS 1.3), the load a tokio-rustls client"
+        } else {
+            ""
+        }
     );
     println!();
 
@@ -243,7 +282,7 @@ fn main() {
                 let ci = (k + round) % servers.len();
                 let name = servers[ci];
                 eprint!("\rround {}/{rounds} {} {name:<18}", round + 1, s.id);
-                match run_sample(&dir, name, s, conns_of(s), warmup, measure) {
+                match run_sample(&dir, name, s, conns_of(s), warmup, measure, tls.as_ref()) {
                     Ok(sample) => samples.entry((si, ci)).or_default().push(sample),
                     Err(e) => {
                         eprintln!("\n{} {name}: FAILED: {e}", s.id);

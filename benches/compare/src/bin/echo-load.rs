@@ -29,6 +29,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 struct Cfg {
+    /// Connect over TLS with this, if set.
+    tls: Option<tokio_rustls::TlsConnector>,
     port: u16,
     size: usize,
     opcode: u8,
@@ -50,9 +52,9 @@ struct Shared {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.len() != 8 {
+    if args.len() != 8 && args.len() != 9 {
         eprintln!(
-            "usage: echo-load PORT SERVER_PID CONNS SIZE OPCODE INFLIGHT WARMUP_SECS MEASURE_SECS"
+            "usage: echo-load PORT SERVER_PID CONNS SIZE OPCODE INFLIGHT WARMUP_SECS MEASURE_SECS [CA.pem]"
         );
         std::process::exit(2);
     }
@@ -63,7 +65,10 @@ fn main() {
     assert!(conns > 0 && inflight > 0 && (opcode == 1 || opcode == 2));
 
     let frame = shared::masked_frame(opcode, &shared::payload(size), [0x37, 0xfa, 0x21, 0x3d]);
+    // With a CA: every connection over TLS (tokio-rustls), trusting it.
+    let tls = args.get(8).map(|ca| shared::tls_connector(ca));
     let cfg = Rc::new(Cfg {
+        tls,
         port,
         size,
         opcode,
@@ -166,16 +171,39 @@ async fn connection(
     id: usize,
     cfg: &Cfg,
     st: &Shared,
+    go: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), String> {
+    fn e(what: &'static str) -> impl Fn(std::io::Error) -> String {
+        move |err| format!("{what}: {err}")
+    }
+    let tcp = TcpStream::connect(("127.0.0.1", cfg.port))
+        .await
+        .map_err(e("connect"))?;
+    tcp.set_nodelay(true).map_err(e("nodelay"))?;
+    match &cfg.tls {
+        Some(tls) => {
+            let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost")
+                .map_err(|e| e.to_string())?;
+            let s = tls.connect(name, tcp).await.map_err(e("TLS handshake"))?;
+            exchange(s, id, cfg, st, go, stop).await
+        }
+        None => exchange(tcp, id, cfg, st, go, stop).await,
+    }
+}
+
+/// The upgrade, then echo traffic until `stop`.
+async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut s: S,
+    id: usize,
+    cfg: &Cfg,
+    st: &Shared,
     mut go: tokio::sync::watch::Receiver<bool>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), String> {
     fn e(what: &'static str) -> impl Fn(std::io::Error) -> String {
         move |err| format!("{what}: {err}")
     }
-    let mut s = TcpStream::connect(("127.0.0.1", cfg.port))
-        .await
-        .map_err(e("connect"))?;
-    s.set_nodelay(true).map_err(e("nodelay"))?;
     let host = format!("127.0.0.1:{}", cfg.port);
     s.write_all(shared::upgrade_request(&host, None).as_bytes())
         .await

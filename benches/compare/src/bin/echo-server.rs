@@ -1,4 +1,5 @@
-//! `echo-server CRATE [PORT]`: a WebSocket echo server on 127.0.0.1 built on
+//! `echo-server CRATE [PORT] [--tls CERT KEY]`: a WebSocket echo server on
+//! 127.0.0.1 (behind tokio-rustls with `--tls`, the same for every crate) built on
 //! one of the contenders (`webwire`, `tokio-tungstenite`, `fastwebsockets`,
 //! `tokio-websockets`). Every contender runs in the same setting: a tokio
 //! current-thread runtime, one task per connection, TCP_NODELAY, text echoed
@@ -12,7 +13,19 @@ mod shared;
 use std::io::{self, Write};
 
 fn main() -> io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let tls = match args.iter().position(|a| a == "--tls") {
+        Some(i) if args.len() >= i + 3 => {
+            let tls = shared::tls_acceptor(&args[i + 1], &args[i + 2]);
+            args.drain(i..i + 3);
+            Some(tls)
+        }
+        Some(_) => {
+            eprintln!("--tls needs CERT and KEY");
+            std::process::exit(2);
+        }
+        None => None,
+    };
     let (name, port) = match args.as_slice() {
         [name] => (name.clone(), 0),
         [name, port] => (name.clone(), port.parse().expect("port")),
@@ -43,8 +56,15 @@ fn main() -> io::Result<()> {
             stream.set_nodelay(true)?;
             // An error ends this connection's task only (load generators
             // leave without a closing handshake).
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let _ = shared::serve(name, stream).await;
+                let _ = match tls {
+                    Some(tls) => match tls.accept(stream).await {
+                        Ok(stream) => shared::serve(name, stream).await,
+                        Err(e) => Err(e),
+                    },
+                    None => shared::serve(name, stream).await,
+                };
             });
         }
     })
