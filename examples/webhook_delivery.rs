@@ -372,6 +372,11 @@ fn send(guard: &SsrfPolicy, request: &Request<Vec<u8>>, now: u64) -> Outcome {
 
 fn exchange(guard: &SsrfPolicy, request: &Request<Vec<u8>>) -> Result<(u16, HeaderMap), BoxError> {
     let uri = request.uri();
+    if uri.scheme_str() != Some("http") {
+        // Never an https:// request in cleartext: examples/webhook_outbox
+        // sends over TLS.
+        return Err("this example sends plain http:// only".into());
+    }
     let host = uri.host().ok_or("no host")?;
     let port = uri.port_u16().unwrap_or(80);
     let addresses: Vec<SocketAddr> = (host.trim_matches(['[', ']']), port)
