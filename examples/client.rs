@@ -140,7 +140,16 @@ fn run(
                     if let Some(r) = &mut reconnector {
                         r.on_connected(now_ms(start));
                     }
-                    let code = session(stream, conn, rest, &rx, &mut lines)?;
+                    let code = match session(stream, conn, rest, &rx, &mut lines) {
+                        Ok(code) => code,
+                        // A broken connection (reset mid-write, say) is one
+                        // more drop to a reconnecting client.
+                        Err(e) if reconnector.is_some() => {
+                            eprintln!("error: {e}");
+                            None
+                        }
+                        Err(e) => return Err(e),
+                    };
                     // A closing handshake ends the run, unless the server
                     // closed it and a reconnecting client still has lines.
                     if code.is_some() && (lines.ended || reconnector.is_none()) {
