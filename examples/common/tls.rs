@@ -46,7 +46,13 @@ macro_rules! tls_transport {
 
             fn shutdown(&mut self) {
                 self.conn.send_close_notify();
-                let _ = self.conn.complete_io(&mut self.sock);
+                // Write only: `complete_io` would read when nothing is
+                // left to write, and block on a second shutdown.
+                while self.conn.wants_write() {
+                    if self.conn.write_tls(&mut self.sock).is_err() {
+                        break;
+                    }
+                }
                 let _ = self.sock.shutdown(Shutdown::Both);
             }
         }
