@@ -417,3 +417,93 @@ fn invalid_close_commands() {
     ));
     assert_eq!(p.client.conn.state(), State::Open);
 }
+
+/// Over HTTP/2 and HTTP/3 a reset stream is a failure with its error code:
+/// the messages before it are still delivered, nothing more is written
+/// (queued bytes are dropped), and sending is over.
+#[test]
+fn stream_reset_fails_after_earlier_messages() {
+    let mut p = Pair::default(usize::MAX);
+    p.client.conn.send_text("a").unwrap();
+    p.client.conn.send_binary(b"b").unwrap();
+    let mut wire = Vec::new();
+    while let Transmit::Bytes(_) = p.client.conn.poll_transmit(&mut wire) {}
+    assert_eq!(p.server.conn.handle_data(p.now, &wire), wire.len());
+    p.server.conn.send_text("queued reply").unwrap();
+    p.server.conn.handle_stream_reset(0x8);
+    let events: Vec<_> = std::iter::from_fn(|| p.server.conn.poll_event()).collect();
+    assert_eq!(
+        events,
+        [
+            Event::Text("a".into()),
+            Event::Binary(Bytes::from_static(b"b")),
+            Event::Failed(ConnectionError::StreamReset(0x8)),
+        ]
+    );
+    assert_eq!(p.server.conn.state(), State::Closed);
+    let mut out = Vec::new();
+    assert_eq!(p.server.conn.poll_transmit(&mut out), Transmit::Shutdown);
+    assert!(out.is_empty());
+    assert_eq!(p.server.conn.send_text("x"), Err(SendError::Closed));
+    assert_eq!(p.server.conn.poll_timeout(), None);
+    // Input after the reset is ignored.
+    assert_eq!(p.server.conn.handle_data(p.now, &wire), wire.len());
+    assert_eq!(p.server.conn.poll_event(), None);
+}
+
+/// A peer's close frame the application has not polled yet cannot be
+/// answered once the stream is reset: the reset is what it sees.
+#[test]
+fn stream_reset_drops_an_unanswered_close() {
+    let mut p = Pair::default(usize::MAX);
+    p.client
+        .conn
+        .close(p.now, CloseCode::NORMAL, "bye")
+        .unwrap();
+    let mut wire = Vec::new();
+    while let Transmit::Bytes(_) = p.client.conn.poll_transmit(&mut wire) {}
+    assert_eq!(p.server.conn.handle_data(p.now, &wire), wire.len());
+    p.server.conn.handle_stream_reset(0x0);
+    assert_eq!(
+        p.server.conn.poll_event(),
+        Some(Event::Failed(ConnectionError::StreamReset(0)))
+    );
+    assert_eq!(p.server.conn.poll_event(), None);
+    assert_eq!(
+        p.server.conn.poll_transmit(&mut Vec::new()),
+        Transmit::Shutdown
+    );
+    // The client, waiting for the answer to its close, fails the same way.
+    p.client.conn.handle_stream_reset(0x10c);
+    assert_eq!(
+        p.client.conn.poll_event(),
+        Some(Event::Failed(ConnectionError::StreamReset(0x10c)))
+    );
+}
+
+/// END_STREAM after the closing handshake is the clean end (it is
+/// `handle_eof`), and a reset after it changes nothing: no event, no bytes.
+#[test]
+fn stream_end_after_close_is_clean_and_a_late_reset_is_ignored() {
+    for split in SPLITS {
+        let mut p = Pair::default(split);
+        p.server
+            .conn
+            .close(p.now, CloseCode::GOING_AWAY, "restart")
+            .unwrap();
+        p.pump();
+        let closed = |initiator| Event::Closed {
+            code: CloseCode::GOING_AWAY,
+            reason: "restart".into(),
+            initiator,
+        };
+        assert_eq!(p.server.events, [closed(Initiator::Local)]);
+        assert_eq!(p.client.events, [closed(Initiator::Peer)]);
+        for side in [&mut p.client, &mut p.server] {
+            side.conn.handle_stream_reset(0x8);
+            assert_eq!(side.conn.poll_event(), None);
+            assert_eq!(side.conn.poll_transmit(&mut Vec::new()), Transmit::Shutdown);
+            assert_eq!(side.conn.state(), State::Closed);
+        }
+    }
+}

@@ -221,7 +221,9 @@ fn extended_connect_both_roles() {
         &mut SeededRandom::new(1),
     )
     .unwrap();
-    let request = client.extended_connect_request().unwrap();
+    let request = client
+        .extended_connect_request(http::Version::HTTP_2)
+        .unwrap();
     assert_eq!(request.method(), "CONNECT");
     assert_eq!(request.uri(), "https://example.com/chat");
     assert_eq!(request.headers()["sec-websocket-version"], "13");
@@ -286,6 +288,65 @@ fn extended_connect_both_roles() {
     ));
 }
 
+/// The version is checked on both sides: extended CONNECT exists only in
+/// HTTP/2 and HTTP/3; an HTTP/3 request gets an HTTP/3 answer, and a
+/// refusal over either carries no connection-specific header (the `h2`
+/// crate refuses to send one that does).
+#[test]
+fn extended_connect_versions_and_refusals() {
+    let client = sample_client(ClientConfig::new());
+    assert_eq!(
+        client
+            .extended_connect_request(http::Version::HTTP_11)
+            .unwrap_err(),
+        HandshakeError::ExtendedConnectVersion(http::Version::HTTP_11)
+    );
+    let config = ServerConfig::new();
+    let h3 = client
+        .extended_connect_request(http::Version::HTTP_3)
+        .unwrap();
+    assert_eq!(h3.version(), http::Version::HTTP_3);
+    let accepted = accept_extended_connect(&h3, Some("websocket"), &config).unwrap();
+    assert_eq!(accepted.response.version(), http::Version::HTTP_3);
+    assert_eq!(accepted.response.status(), 200);
+
+    let mut over_h1 = h3.clone();
+    *over_h1.version_mut() = http::Version::HTTP_11;
+    let err = accept_extended_connect(&over_h1, Some("websocket"), &config).unwrap_err();
+    assert_eq!(
+        err,
+        HandshakeError::ExtendedConnectVersion(http::Version::HTTP_11)
+    );
+    assert_eq!(err.response_for(over_h1.version()).status(), 400);
+
+    let mut old = h3.clone();
+    old.headers_mut()
+        .insert("sec-websocket-version", "8".parse().unwrap());
+    let err = accept_extended_connect(&old, Some("websocket"), &config).unwrap_err();
+    for version in [http::Version::HTTP_2, http::Version::HTTP_3] {
+        let refusal = err.response_for(version);
+        assert_eq!(refusal.status(), 400, "{version:?}: no 426 without Upgrade");
+        assert_eq!(refusal.version(), version);
+        assert_eq!(refusal.headers()["sec-websocket-version"], "13");
+        for forbidden in ["connection", "keep-alive", "upgrade", "transfer-encoding"] {
+            assert!(refusal.headers().get(forbidden).is_none(), "{forbidden}");
+        }
+    }
+    // HTTP/1.1 keeps its 426 and closes the connection.
+    let h1 = err.response_for(http::Version::HTTP_11);
+    assert_eq!(h1.status(), 426);
+    assert_eq!(h1.headers()["connection"], "close");
+    assert_eq!(err.response().headers(), h1.headers());
+
+    // Connection-specific fields cannot sneak in as extra headers.
+    for name in ["Keep-Alive", "proxy-connection", "Transfer-Encoding", "TE"] {
+        assert_eq!(
+            ServerConfig::new().with_header(name, "x").unwrap_err(),
+            HandshakeError::ReservedHeader(name.to_string())
+        );
+    }
+}
+
 /// The headers the request builder writes itself cannot be added as extras:
 /// the request would carry them twice (two `Host` lines are a 400 under
 /// RFC 9112 §3.2, two keys make the server refuse the handshake). They are
@@ -325,7 +386,9 @@ fn reserved_extra_headers_are_refused() {
     assert_eq!(headers.get_all("host").iter().count(), 1);
     assert_eq!(headers["authorization"], "Bearer t0ken");
     assert_eq!(headers["x-host"], "a");
-    let h2 = client.extended_connect_request().unwrap();
+    let h2 = client
+        .extended_connect_request(http::Version::HTTP_2)
+        .unwrap();
     assert_eq!(h2.headers()["authorization"], "Bearer t0ken");
     assert!(h2.headers().get("host").is_none());
 }

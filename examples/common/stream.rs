@@ -86,6 +86,30 @@ thread_local! {
 /// Errors from a boxed handshake or connect.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The error a transport over an HTTP/2 or HTTP/3 stream returns, inside
+/// an `io::Error` (`io::Error::other(StreamReset(code))`), when the peer
+/// reset the stream with `code`: the stream then ends with
+/// [`Error::Connection`]`(ConnectionError::StreamReset(code))`, not as a
+/// broken transport (see `Connection::handle_stream_reset`). TCP streams
+/// never return it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamReset(pub u64);
+
+impl StreamReset {
+    /// The reset code `error` carries, if it is a `StreamReset`.
+    pub fn code(error: &io::Error) -> Option<u64> {
+        Some(error.get_ref()?.downcast_ref::<StreamReset>()?.0)
+    }
+}
+
+impl fmt::Display for StreamReset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "stream reset by the peer (error code {:#x})", self.0)
+    }
+}
+
+impl std::error::Error for StreamReset {}
+
 /// A WebSocket message, received or to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
@@ -417,17 +441,29 @@ where
 
     fn end_of_input(&mut self, error: Option<io::Error>) {
         self.read_done = true;
-        self.read_error = error;
-        self.conn.handle_eof();
+        match error.as_ref().and_then(StreamReset::code) {
+            Some(code) => self.conn.handle_stream_reset(code),
+            None => {
+                self.read_error = error;
+                self.conn.handle_eof();
+            }
+        }
     }
 
     /// The transport broke while writing: the connection is over.
     fn broken(&mut self, error: io::Error) {
+        let reset = StreamReset::code(&error);
         if self.ending.is_none() {
-            self.ending = Some(Err(Error::Io(error)));
+            self.ending = Some(Err(match reset {
+                Some(code) => Error::Connection(ConnectionError::StreamReset(code)),
+                None => Error::Io(error),
+            }));
         }
         self.read_done = true;
-        self.conn.handle_eof();
+        match reset {
+            Some(code) => self.conn.handle_stream_reset(code),
+            None => self.conn.handle_eof(),
+        }
         self.transport_done = true;
         self.notify = true;
     }

@@ -225,6 +225,11 @@ pub enum ConnectionError {
     /// The closing handshake did not finish within the close timeout.
     #[error("close timeout")]
     CloseTimeout,
+    /// The peer reset the HTTP/2 or HTTP/3 stream that carried the
+    /// connection, with this error code, before the closing handshake was
+    /// done: see [`Connection::handle_stream_reset`].
+    #[error("stream reset by the peer (error code {0:#x})")]
+    StreamReset(u64),
 }
 
 /// Something that happened on the connection.
@@ -335,12 +340,16 @@ pub const KEPT_SEND_BUFFER: usize = 64 * 1024;
 /// Drive it from any I/O:
 ///
 /// 1. Feed what you read with [`handle_data`](Self::handle_data), and
-///    [`handle_eof`](Self::handle_eof) when the transport ends. It returns
+///    [`handle_eof`](Self::handle_eof) when the transport ends
+///    ([`handle_stream_reset`](Self::handle_stream_reset) when an HTTP/2 or
+///    HTTP/3 stream is reset). It returns
 ///    how much it took: when that is less than you gave it (events or a
 ///    pong wait to be drained), do 2 and 3, then feed the rest.
 /// 2. Drain [`poll_event`](Self::poll_event) until `None`.
 /// 3. Drain [`poll_transmit`](Self::poll_transmit) and write what it appends;
-///    on [`Transmit::Shutdown`], close the transport.
+///    on [`Transmit::Shutdown`], close the transport (over HTTP/2 or
+///    HTTP/3, end the stream). Nothing is ever handed out after the close
+///    frame, so the stream is never written past it.
 /// 4. Arm a timer for [`poll_timeout`](Self::poll_timeout) and call
 ///    [`handle_timeout`](Self::handle_timeout) when it fires.
 ///
@@ -554,7 +563,10 @@ impl<R: RandomSource> Connection<R> {
             && (self.pong_pending || self.events.len() >= self.config.max_queued_events.max(1))
     }
 
-    /// The transport's read side ended (the peer closed or reset it).
+    /// The transport's read side ended: TCP's end of stream (or a reset
+    /// connection), or END_STREAM on an HTTP/2 or HTTP/3 stream. After the
+    /// peer's close frame this is the orderly end; before it, the connection
+    /// closes with [`CloseCode::ABNORMAL`] (1006).
     pub fn handle_eof(&mut self) {
         self.shutdown = true;
         if self.input_done {
@@ -573,6 +585,48 @@ impl<R: RandomSource> Connection<R> {
             reason: String::new(),
             initiator: self.initiator.unwrap_or(Initiator::Peer),
         }));
+    }
+
+    /// The peer reset the HTTP/2 or HTTP/3 stream carrying the connection
+    /// (`RST_STREAM`, or `RESET_STREAM` / `STOP_SENDING`) with `error_code`.
+    ///
+    /// The stream takes no more bytes: what was not yet handed out by
+    /// [`poll_transmit`](Self::poll_transmit) is dropped and the next call
+    /// says [`Transmit::Shutdown`]. Unless the connection had already closed
+    /// (closing handshake done, or failed), the messages received before
+    /// the reset are still polled, then
+    /// [`Event::Failed`]`(`[`ConnectionError::StreamReset`]`)`; a close
+    /// frame of the peer's not yet polled is dropped, since no answer to it
+    /// can be sent.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use webwire::ws::{Config, Connection, ConnectionError, Event, Transmit};
+    ///
+    /// let now = Instant::now();
+    /// let mut server = Connection::server(Config::default(), now);
+    /// server.send_text("unsent")?;
+    /// server.handle_stream_reset(0x8); // HTTP/2 CANCEL
+    /// assert_eq!(server.poll_event(), Some(Event::Failed(ConnectionError::StreamReset(0x8))));
+    /// assert_eq!(server.poll_transmit(&mut Vec::new()), Transmit::Shutdown);
+    /// # Ok::<(), webwire::ws::SendError>(())
+    /// ```
+    pub fn handle_stream_reset(&mut self, error_code: u64) {
+        self.input_done = true;
+        self.shutdown = true;
+        self.pending.clear();
+        self.pong_pending = false;
+        self.clear_timers();
+        if self.state == State::Closed {
+            return;
+        }
+        self.state = State::Closed;
+        self.events
+            .retain(|queued| matches!(queued, Queued::Event(_)));
+        self.events
+            .push_back(Queued::Event(Event::Failed(ConnectionError::StreamReset(
+                error_code,
+            ))));
     }
 
     /// A deadline from [`poll_timeout`](Self::poll_timeout) passed.

@@ -265,12 +265,33 @@ impl ClientHandshake {
     }
 
     /// The request for an extended CONNECT over HTTP/2 (RFC 8441) or HTTP/3
-    /// (RFC 9220): `CONNECT`, the `https`/`http` URI, `sec-websocket-version:
-    /// 13` and the offers. Send it with `:protocol` set to
-    /// [`EXTENDED_CONNECT_PROTOCOL`](super::EXTENDED_CONNECT_PROTOCOL): with
-    /// the `h2` crate, insert `h2::ext::Protocol::from_static("websocket")`
+    /// (RFC 9220), of that `version`: `CONNECT`, the `https`/`http` URI,
+    /// `sec-websocket-version: 13` and the offers. Send it with `:protocol`
+    /// set to [`EXTENDED_CONNECT_PROTOCOL`](super::EXTENDED_CONNECT_PROTOCOL):
+    /// with the `h2` crate, insert `h2::ext::Protocol::from_static("websocket")`
     /// into the request's extensions; with `h3`, `h3::ext::Protocol::WEB_SOCKET`.
-    pub fn extended_connect_request(&self) -> Result<Request<()>, HandshakeError> {
+    /// Any other version is [`HandshakeError::ExtendedConnectVersion`].
+    ///
+    /// ```
+    /// use http::Version;
+    /// use webwire::random::SeededRandom;
+    /// use webwire::ws::handshake::{ClientConfig, ClientHandshake};
+    ///
+    /// let client = ClientHandshake::new("wss://example.com/chat", ClientConfig::new(), &mut SeededRandom::new(1))?;
+    /// let request = client.extended_connect_request(Version::HTTP_3)?;
+    /// assert_eq!(request.method(), "CONNECT");
+    /// assert_eq!(request.version(), Version::HTTP_3);
+    /// assert_eq!(request.uri(), "https://example.com/chat");
+    /// assert!(client.extended_connect_request(Version::HTTP_11).is_err());
+    /// # Ok::<(), webwire::ws::handshake::HandshakeError>(())
+    /// ```
+    pub fn extended_connect_request(
+        &self,
+        version: Version,
+    ) -> Result<Request<()>, HandshakeError> {
+        if !super::error::is_multiplexed(version) {
+            return Err(HandshakeError::ExtendedConnectVersion(version));
+        }
         let uri = self.request.uri();
         let scheme = match uri.scheme_str() {
             Some("ws" | "http") => "http",
@@ -284,7 +305,7 @@ impl ClientHandshake {
         let mut request = Request::new(());
         *request.method_mut() = Method::CONNECT;
         *request.uri_mut() = uri;
-        *request.version_mut() = Version::HTTP_2;
+        *request.version_mut() = version;
         let headers = request.headers_mut();
         headers.insert(
             header::SEC_WEBSOCKET_VERSION,

@@ -1,6 +1,6 @@
 //! Handshake errors, each with the HTTP status to answer with.
 
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderValue, Response, StatusCode, Version, header};
 
 /// Why an opening handshake failed.
 ///
@@ -85,34 +85,71 @@ pub enum HandshakeError {
     /// A header value that is not valid in an `http` header.
     #[error("invalid header value for {0}")]
     InvalidHeaderValue(String),
-    /// An extra header that the handshake writes itself: `upgrade`,
+    /// An extra header that the handshake writes itself (`upgrade`,
     /// `connection` and `sec-websocket-*` on both sides, and `host` and
-    /// `origin` in the client's request.
+    /// `origin` in the client's request), or a connection-specific one that
+    /// HTTP/2 and HTTP/3 forbid (`keep-alive`, `proxy-connection`,
+    /// `transfer-encoding`, `te`).
     #[error("header {0} is the handshake's own")]
     ReservedHeader(String),
+    /// An extended CONNECT (`:protocol`) on a version that has none: it
+    /// exists only in HTTP/2 (RFC 8441) and HTTP/3 (RFC 9220).
+    #[error("extended CONNECT needs HTTP/2 or HTTP/3, not {0:?}")]
+    ExtendedConnectVersion(http::Version),
 }
 
 impl HandshakeError {
-    /// The HTTP status a server answers this error with.
+    /// The HTTP status a server answers this error with over HTTP/1.1.
     pub fn status(&self) -> StatusCode {
+        self.status_for(Version::HTTP_11)
+    }
+
+    /// The HTTP status a server answers this error with over `version`.
+    /// Over HTTP/2 and HTTP/3 a WebSocket version mismatch is a `400`, not
+    /// HTTP/1.1's `426`, which asks for an `Upgrade` header those versions
+    /// forbid.
+    pub fn status_for(&self, version: Version) -> StatusCode {
         match self {
             Self::HeadTooLarge(_) | Self::TooManyHeaders(_) => {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
             }
-            Self::UnsupportedVersion => StatusCode::UPGRADE_REQUIRED,
+            Self::UnsupportedVersion if !is_multiplexed(version) => StatusCode::UPGRADE_REQUIRED,
             Self::OriginRejected => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }
 
-    /// A response that refuses the handshake and closes the connection:
-    /// the status, `Connection: close`, `Content-Length: 0`, and for a
-    /// version mismatch `Sec-WebSocket-Version: 13` (RFC 6455 §4.4).
+    /// An HTTP/1.1 response that refuses the handshake and closes the
+    /// connection: the status, `Connection: close`, `Content-Length: 0`, and
+    /// for a version mismatch `Sec-WebSocket-Version: 13` (RFC 6455 §4.4).
     pub fn response(&self) -> Response<()> {
+        self.response_for(Version::HTTP_11)
+    }
+
+    /// [`response`](Self::response) for a request of `version`. Over HTTP/2
+    /// and HTTP/3 it refuses only the stream: no `Connection` header (those
+    /// versions forbid connection-specific fields, and the `h2` crate
+    /// refuses to send a response that has one) and the status of
+    /// [`status_for`](Self::status_for).
+    ///
+    /// ```
+    /// use http::Version;
+    /// use webwire::ws::handshake::HandshakeError;
+    ///
+    /// let refusal = HandshakeError::UnsupportedVersion.response_for(Version::HTTP_2);
+    /// assert_eq!(refusal.status(), 400);
+    /// assert_eq!(refusal.version(), Version::HTTP_2);
+    /// assert!(refusal.headers().get("connection").is_none());
+    /// assert_eq!(refusal.headers()["sec-websocket-version"], "13");
+    /// ```
+    pub fn response_for(&self, version: Version) -> Response<()> {
         let mut response = Response::new(());
-        *response.status_mut() = self.status();
+        *response.status_mut() = self.status_for(version);
+        *response.version_mut() = version;
         let headers = response.headers_mut();
-        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        if !is_multiplexed(version) {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
         if matches!(self, Self::UnsupportedVersion) {
             headers.insert(
@@ -127,4 +164,10 @@ impl HandshakeError {
     pub fn write_response(&self, out: &mut Vec<u8>) {
         super::write_response(&self.response(), out);
     }
+}
+
+/// HTTP/2 and HTTP/3: many streams on one connection, no connection-specific
+/// header fields.
+pub(crate) fn is_multiplexed(version: Version) -> bool {
+    version == Version::HTTP_2 || version == Version::HTTP_3
 }

@@ -17,7 +17,11 @@
 //! * Client: [`ClientHandshake`] builds the request and validates the
 //!   response, handing non-`101` answers back as a typed outcome.
 //! * HTTP/2 and HTTP/3: [`accept_extended_connect`] and
-//!   [`ClientHandshake::extended_connect_request`].
+//!   [`ClientHandshake::extended_connect_request`]; a refusal is
+//!   [`HandshakeError::response_for`] the request's version. The stream then
+//!   carries frames as a TCP connection would: see
+//!   [`Connection`](crate::ws::Connection) for how END_STREAM and a reset
+//!   stream map to its inputs.
 //!
 //! ```
 //! use webwire::Status;
@@ -46,9 +50,9 @@
 
 mod client;
 mod error;
+mod extended_connect;
 mod extensions;
 mod fields;
-mod h2;
 mod head;
 mod limits;
 mod request;
@@ -57,8 +61,8 @@ mod server;
 
 pub use client::{ClientConfig, ClientHandshake, ClientOutcome};
 pub use error::HandshakeError;
+pub use extended_connect::{EXTENDED_CONNECT_PROTOCOL, accept_extended_connect};
 pub use extensions::{ExtensionOffer, parse_extensions};
-pub use h2::{EXTENDED_CONNECT_PROTOCOL, accept_extended_connect};
 pub use limits::HandshakeLimits;
 pub use request::{RequestHead, RequestParser};
 pub use response::write_response;
@@ -107,11 +111,17 @@ pub(crate) enum Side {
 /// `HeaderName` keeps it) itself on `side`, so that an extra header of that
 /// name would send it twice: `upgrade`, `connection` and every
 /// `sec-websocket-*` on both sides, and in the client's request also `host`
-/// and `origin` (set with [`ClientConfig::with_origin`]).
+/// and `origin` (set with [`ClientConfig::with_origin`]). The other
+/// connection-specific fields (`keep-alive`, `proxy-connection`,
+/// `transfer-encoding`, `te`) are refused too: HTTP/2 and HTTP/3 forbid them
+/// (RFC 9113 §8.2.2, RFC 9114 §4.2), and a `101` or an upgrade request has no
+/// use for them.
 fn is_reserved(name: &http::header::HeaderName, side: Side) -> bool {
     let name = name.as_str();
-    matches!(name, "upgrade" | "connection")
-        || name.starts_with("sec-websocket-")
+    matches!(
+        name,
+        "upgrade" | "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "te"
+    ) || name.starts_with("sec-websocket-")
         || (side == Side::Client && matches!(name, "host" | "origin"))
 }
 
@@ -175,6 +185,11 @@ mod tests {
             ("authorization", false, false),
             ("x-host", false, false),
             ("sec-websocket", false, false),
+            ("keep-alive", true, true),
+            ("transfer-encoding", true, true),
+            ("proxy-connection", true, true),
+            ("te", true, true),
+            ("tea", false, false),
         ] {
             let name = HeaderName::from_static(name);
             assert_eq!(is_reserved(&name, Side::Client), client, "{name}");

@@ -1,0 +1,40 @@
+//! webwire WebSockets over HTTP/2 (RFC 8441) on a real stack: the `h2`
+//! crate. (HTTP/3, RFC 9220, waits for an `h3` release that knows
+//! `:protocol websocket`: see README.)
+//!
+//! The library's `Connection` does not care what carries its bytes. Each
+//! module here turns one kind of stream into a tokio `AsyncRead +
+//! AsyncWrite`, so the same `WebSocketStream` (`common/stream.rs`) runs over
+//! TCP, TLS or an HTTP/2 stream:
+//!
+//! - [`h2_io`]: an HTTP/2 stream (`h2::SendStream` + `h2::RecvStream`), with
+//!   flow control: received bytes give the peer window back only once the
+//!   WebSocket has read them, so a slow reader stalls its own stream only.
+//! - [`echo`]: the echo behaviour of the `echo_server` example, for any of
+//!   them; [`client`]: the connect helpers; [`stdio_session`]: the
+//!   stdin/stdout session of the `client` binary (shared with
+//!   `tokio_client`).
+//!
+//! END_STREAM is the transport's end; a reset stream comes out of the transport as an `io::Error` holding
+//! [`stream::StreamReset`], which `WebSocketStream` hands to
+//! `Connection::handle_stream_reset`.
+
+#[path = "../../common/stdio_session.rs"]
+pub mod stdio_session;
+#[path = "../../common/stream.rs"]
+pub mod stream;
+#[path = "../../common/tls.rs"]
+#[allow(dead_code)]
+pub mod tls;
+
+pub mod client;
+pub mod echo;
+pub mod h2_io;
+
+/// Errors of the connect and serve helpers.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// ALPN protocol ids.
+pub const ALPN_H2: &[u8] = b"h2";
+/// HTTP/1.1's ALPN id.
+pub const ALPN_HTTP1: &[u8] = b"http/1.1";
