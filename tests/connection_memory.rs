@@ -5,7 +5,6 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
 use webwire::random::SeededRandom;
@@ -13,17 +12,27 @@ use webwire::ws::{Config, Connection, Encoder, Event, Role, Transmit};
 
 struct Counting;
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
 thread_local! {
     /// Allocations (and reallocations) made by this thread: per thread, so
     /// tests running in parallel do not disturb each other's count.
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    /// Bytes this thread allocated minus those it freed: per thread too, so
+    /// that another test's allocations (or the harness's) never count.
+    static LIVE: Cell<isize> = const { Cell::new(0) };
 }
 
 fn count_allocation() {
     // `try_with`: the slot may be gone while the thread is torn down.
     let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+fn count_bytes(delta: isize) {
+    let _ = LIVE.try_with(|n| n.set(n.get() + delta));
+}
+
+/// Heap bytes held by this thread's allocations now.
+fn live() -> isize {
+    LIVE.with(Cell::get)
 }
 
 /// Runs `f` and counts the allocations it made on this thread.
@@ -40,16 +49,16 @@ fn allocations<R>(f: impl FnOnce() -> R) -> (R, u64) {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count_allocation();
-        LIVE.fetch_add(layout.size() as isize, Ordering::SeqCst);
+        count_bytes(layout.size() as isize);
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::SeqCst);
+        count_bytes(-(layout.size() as isize));
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count_allocation();
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::SeqCst);
+        count_bytes(new_size as isize - layout.size() as isize);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -70,7 +79,7 @@ fn idle_server_connection_holds_at_most_1_kib() {
     client.encode_binary(&[7; 300], &mut wire);
     client.encode_ping(b"ping", &mut wire).unwrap();
 
-    let before = LIVE.load(Ordering::SeqCst);
+    let before = live();
     let mut conns: Vec<Box<Connection<SeededRandom>>> = Vec::new();
     for _ in 0..1000 {
         let mut conn = Box::new(Connection::new(
@@ -95,7 +104,7 @@ fn idle_server_connection_holds_at_most_1_kib() {
         drop(out);
         conns.push(conn);
     }
-    let per_conn = (LIVE.load(Ordering::SeqCst) - before) as f64 / 1000.0;
+    let per_conn = (live() - before) as f64 / 1000.0;
     eprintln!(
         "idle server connection: {per_conn:.0} bytes of heap (size_of = {})",
         size_of::<Connection<SeededRandom>>()
@@ -122,7 +131,7 @@ fn reused_send_buffer_is_not_pinned_after_a_burst() {
     client.encode_text("small", &mut wire);
     client.encode_text("again", &mut wire);
 
-    let before = LIVE.load(Ordering::SeqCst);
+    let before = live();
     let mut conn = Box::new(Connection::new(
         Role::Server,
         Config::default(),
@@ -148,7 +157,7 @@ fn reused_send_buffer_is_not_pinned_after_a_burst() {
         }
     }
     drop(out);
-    let held = LIVE.load(Ordering::SeqCst) - before;
+    let held = live() - before;
     assert!(
         held <= 2048 + webwire::ws::KEPT_SEND_BUFFER as isize,
         "idle connection holds {held} bytes after a burst"
@@ -188,7 +197,7 @@ fn idle_server_connection_with_deflate() {
         while let Transmit::Bytes(_) = client.poll_transmit(&mut wire) {}
         assert_eq!(wire[0] & 0x40, 0x40, "compressed");
 
-        let before = LIVE.load(Ordering::SeqCst);
+        let before = live();
         let mut conns = Vec::new();
         for _ in 0..20 {
             let mut conn = Box::new(Connection::new(
@@ -209,7 +218,7 @@ fn idle_server_connection_with_deflate() {
             }
             conns.push(conn);
         }
-        (LIVE.load(Ordering::SeqCst) - before) as f64 / 20.0
+        (live() - before) as f64 / 20.0
     };
     let full = measure(DeflateConfig::default());
     let small = measure(

@@ -1,6 +1,6 @@
-//! Client side: one HTTP/2 connection to a server, on which
-//! [`H2Session::open`] opens as many WebSockets as wanted (each its own
-//! stream).
+//! Client side: one HTTP/2 or HTTP/3 connection to a server, on which
+//! [`H2Session::open`] / [`H3Session::open`] open as many WebSockets as
+//! wanted (each its own stream).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
@@ -15,8 +15,9 @@ use webwire::ws::Config;
 use webwire::ws::handshake::{ClientConfig, ClientHandshake, ClientOutcome};
 
 use crate::h2_io::H2Stream;
+use crate::h3_io::ClientStream;
 use crate::stream::WebSocketStream;
-use crate::{ALPN_H2, BoxError};
+use crate::{ALPN_H2, ALPN_H3, BoxError};
 
 /// Host, port and address of an `https://` or `wss://` URL.
 pub struct Target {
@@ -32,7 +33,7 @@ impl Target {
         let uri: Uri = url.parse()?;
         match uri.scheme_str() {
             Some("wss" | "https") => {}
-            _ => return Err(format!("{url}: HTTP/2 needs wss:// or https://").into()),
+            _ => return Err(format!("{url}: HTTP/2 and HTTP/3 need wss:// or https://").into()),
         }
         let authority = uri.authority().ok_or_else(|| format!("{url}: no host"))?;
         let host = authority
@@ -138,6 +139,82 @@ impl H2Session {
         Ok(WebSocketStream::from_parts(io, conn, Vec::new()))
     }
 }
+
+/// One HTTP/3 connection (QUIC) whose server allows extended CONNECT.
+pub struct H3Session {
+    send_request: h3::client::SendRequest<h3::quinn::OpenStreams, Bytes>,
+    /// Kept so that the connection lives as long as the session.
+    _endpoint: quinn::Endpoint,
+}
+
+impl H3Session {
+    /// QUIC (ALPN `h3`) and the HTTP/3 settings exchange with `url`'s
+    /// server.
+    pub async fn connect(url: &str, ca: Option<&Path>) -> Result<Self, BoxError> {
+        let target = Target::parse(url)?;
+        let tls = tls_config(ca, ALPN_H3)?;
+        let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)?;
+        let mut client = quinn::ClientConfig::new(Arc::new(quic));
+        client.transport_config(Arc::new(crate::h3_io::transport_config()));
+        let bind: SocketAddr = if target.addr.is_ipv6() {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+        };
+        let mut endpoint = quinn::Endpoint::client(bind)?;
+        endpoint.set_default_client_config(client);
+        let connection = endpoint
+            .connect(target.addr, &target.host)?
+            .await
+            .map_err(|e| format!("QUIC handshake with {}: {e}", target.host))?;
+        let (mut driver, send_request) = h3::client::builder()
+            .enable_extended_connect(true)
+            .build::<_, _, Bytes>(h3::quinn::Connection::new(connection))
+            .await?;
+        // The driver runs the connection's control streams.
+        tokio::spawn(async move {
+            let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
+        });
+        Ok(Self {
+            send_request,
+            _endpoint: endpoint,
+        })
+    }
+
+    /// Sends `request` as an extended CONNECT (`:protocol websocket`) on a
+    /// new request stream; returns the response and the stream.
+    pub async fn send_connect(
+        &mut self,
+        mut request: http::Request<()>,
+    ) -> Result<(http::Response<()>, H3RequestStream), BoxError> {
+        request
+            .extensions_mut()
+            .insert(h3::ext::Protocol::WEBSOCKET);
+        let mut stream = self.send_request.send_request(request).await?;
+        let response = stream.recv_response().await?;
+        Ok((response, stream))
+    }
+
+    /// Opens a WebSocket to `url` on a new request stream.
+    pub async fn open(
+        &mut self,
+        url: &str,
+        client: ClientConfig,
+        config: Config,
+    ) -> Result<WebSocketStream<ClientStream, ThreadRandom>, BoxError> {
+        let mut random = ThreadRandom;
+        let handshake = ClientHandshake::new(url, client, &mut random)?;
+        let request = handshake.extended_connect_request(Version::HTTP_3)?;
+        let (response, stream) = self.send_connect(request).await?;
+        let config = accepted_config(&handshake, &response, config)?;
+        let io = ClientStream::client(stream);
+        let conn = webwire::ws::Connection::client(config, random, Instant::now());
+        Ok(WebSocketStream::from_parts(io, conn, Vec::new()))
+    }
+}
+
+/// A client's HTTP/3 request stream, before it is split.
+pub type H3RequestStream = h3::client::RequestStream<h3::quinn::BidiStream<Bytes>, Bytes>;
 
 /// Checks the extended CONNECT response; `config` with what was agreed.
 fn accepted_config<B>(

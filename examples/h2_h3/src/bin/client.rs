@@ -1,6 +1,6 @@
-//! `client [--ca CA.pem] [--http2] URL`: the `client` example's
-//! stdin/stdout session over HTTP/2 (RFC 8441), or over HTTP/1.1 without
-//! the flag.
+//! `client [--ca CA.pem] [--http2 | --http3] URL`: the `client` example's
+//! stdin/stdout session over HTTP/2 (RFC 8441) or HTTP/3 (RFC 9220), or
+//! over HTTP/1.1 without a flag.
 //!
 //! Each line read from stdin goes out as a text message; each text message
 //! received is printed on its own line (binary ones as `<binary N
@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use ws_h2_h3::BoxError;
-use ws_h2_h3::client::H2Session;
+use ws_h2_h3::client::{H2Session, H3Session};
 use ws_h2_h3::stdio_session::{config, handshake, run as interactive};
 use ws_h2_h3::stream;
 
@@ -21,6 +21,7 @@ use ws_h2_h3::stream;
 enum Http {
     V1,
     V2,
+    V3,
 }
 
 #[tokio::main]
@@ -33,12 +34,13 @@ async fn main() -> ExitCode {
         match arg.as_str() {
             "--ca" => ca = args.next(),
             "--http2" => http = Http::V2,
+            "--http3" => http = Http::V3,
             _ if url.is_none() && !arg.starts_with("--") => url = Some(arg),
             _ => url = None,
         }
     }
     let Some(url) = url else {
-        eprintln!("usage: client [--ca CA.pem] [--http2] wss://HOST:PORT/PATH");
+        eprintln!("usage: client [--ca CA.pem] [--http2 | --http3] wss://HOST:PORT/PATH");
         return ExitCode::from(2);
     };
     match run(http, ca.as_deref().map(Path::new), &url).await {
@@ -55,6 +57,10 @@ async fn run(http: Http, ca: Option<&Path>, url: &str) -> Result<bool, BoxError>
     match http {
         Http::V2 => {
             let mut session = H2Session::connect(url, ca).await?;
+            interactive(session.open(url, handshake(), config()).await?).await
+        }
+        Http::V3 => {
+            let mut session = H3Session::connect(url, ca).await?;
             interactive(session.open(url, handshake(), config()).await?).await
         }
         Http::V1 if url.starts_with("wss://") => {

@@ -84,9 +84,18 @@ pub fn start(name: &str, cmd: &mut Command) -> (Proc, u16) {
 
 /// `h2_echo` with the test certificate, on a free port.
 pub fn h2_echo(certs: &Certs) -> (Proc, u16) {
+    our_server("h2_echo", env!("CARGO_BIN_EXE_h2_echo"), certs)
+}
+
+/// `h3_echo` with the test certificate, on a free UDP port.
+pub fn h3_echo(certs: &Certs) -> (Proc, u16) {
+    our_server("h3_echo", env!("CARGO_BIN_EXE_h3_echo"), certs)
+}
+
+fn our_server(name: &str, binary: &str, certs: &Certs) -> (Proc, u16) {
     start(
-        "h2_echo",
-        Command::new(env!("CARGO_BIN_EXE_h2_echo")).args([
+        name,
+        Command::new(binary).args([
             "--tls-cert",
             &certs.arg("cert.pem"),
             "--tls-key",
