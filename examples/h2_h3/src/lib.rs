@@ -14,7 +14,8 @@
 //! - [`echo`]: the echo behaviour of the `echo_server` example, for any of
 //!   them; [`client`]: the connect helpers; [`stdio_session`]: the
 //!   stdin/stdout session of the `client` binary (shared with
-//!   `tokio_client`).
+//!   `tokio_client`); [`multiplex`]: many WebSockets on one HTTP/2
+//!   connection beside one that does not read (the `multiplex` binary).
 //!
 //! END_STREAM (HTTP/2) and a finished stream (HTTP/3) are the transport's
 //! end; a reset stream comes out of the transport as an `io::Error` holding
@@ -33,6 +34,7 @@ pub mod client;
 pub mod echo;
 pub mod h2_io;
 pub mod h3_io;
+pub mod multiplex;
 
 /// Errors of the connect and serve helpers.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use support::{Certs, PEERS, Proc, STEP, binary, h2_echo, start, text};
+use support::{Certs, PEERS, Proc, STEP, h2_echo, start, text};
 use webwire::random::SeededRandom;
 use webwire::ws::handshake::{ClientConfig, ClientHandshake};
 use webwire::ws::{CloseCode, Config, Decoder, Encoder, Incoming, Role};
@@ -386,85 +386,36 @@ fn evaluate(page: &str, origin: &str, script: &str) -> Vec<String> {
 }
 
 /// Twenty WebSockets share one HTTP/2 connection with a twenty-first whose
-/// reader never reads: its echoes fill its own stream window and stall it,
-/// while the twenty echo 1 MiB messages on. Read at last, the stalled one
-/// gets every echo, intact and in order.
+/// reader never reads (the `multiplex` binary): its echoes fill its own
+/// stream window and stall it, while the twenty echo 1 MiB messages on.
+/// Read at last, the stalled one gets every echo, intact and in order.
 #[test]
 fn many_websockets_on_one_connection_and_a_stalled_reader_stalls_only_its_stream() {
     let certs = Certs::new();
     let (_server, port) = h2_echo(&certs);
-    let url = format!("wss://127.0.0.1:{port}/echo");
-    let ca = certs.dir.path().join("ca.pem");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let mut session = H2Session::connect(&url, Some(&ca)).await.unwrap();
-        let stalled = session
-            .open(&url, ClientConfig::new(), Config::default())
-            .await
-            .unwrap();
-        let (mut stalled_tx, stalled_rx) = stalled.split();
-        // 8 MiB in, 8 MiB of echoes that nobody reads: more than the stream
-        // windows (1 MiB each way) and the buffers between them hold.
-        let message = Bytes::from(binary(1 << 20));
-        let sender = tokio::spawn({
-            let message = message.clone();
-            async move {
-                for _ in 0..8 {
-                    stalled_tx
-                        .send(Message::Binary(message.clone()))
-                        .await
-                        .unwrap();
-                }
-                stalled_tx
-            }
-        });
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(
-            !sender.is_finished(),
-            "the stalled stream took 8 MiB without a reader"
-        );
-
-        let started = Instant::now();
-        let mut others = Vec::new();
-        for i in 0..20 {
-            let mut ws = session
-                .open(&url, ClientConfig::new(), Config::default())
-                .await
-                .unwrap();
-            others.push(tokio::spawn(async move {
-                for round in 0..3 {
-                    let payload = Bytes::from(binary((1 << 20) - i - round));
-                    ws.send(Message::Binary(payload.clone())).await.unwrap();
-                    assert_eq!(ws.next().await.unwrap().unwrap(), Message::Binary(payload));
-                }
-                ws.close().await.unwrap();
-            }));
-        }
-        for other in others {
-            tokio::time::timeout(Duration::from_secs(60), other)
-                .await
-                .expect("a stream next to the stalled one stalled")
-                .unwrap();
-        }
-        eprintln!(
-            "20 streams x 3 MiB echoed beside a stalled one in {:?}",
-            started.elapsed()
-        );
-        assert!(!sender.is_finished(), "the stalled stream was not stalled");
-
-        // Now read: everything arrives.
-        let mut rx = stalled_rx;
-        for n in 0..8 {
-            let echo = tokio::time::timeout(STEP, rx.next())
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap();
-            assert!(echo == Message::Binary(message.clone()), "echo {n} differs");
-        }
-        let mut tx = tokio::time::timeout(STEP, sender).await.unwrap().unwrap();
-        tx.close().await.unwrap();
-    });
+    let mut run = Proc::spawn(
+        "multiplex",
+        Command::new(env!("CARGO_BIN_EXE_multiplex")).args([
+            "--ca",
+            &certs.arg("ca.pem"),
+            "--streams",
+            "20",
+            "--stalled",
+            "8",
+            &format!("wss://127.0.0.1:{port}/echo"),
+        ]),
+    );
+    let line = run.line(Duration::from_secs(60));
+    run.wait_success(STEP);
+    eprintln!("{line}");
+    assert!(
+        line.starts_with("20 WebSockets echoed 59 MiB on one HTTP/2 connection"),
+        "{line}"
+    );
+    assert!(
+        line.ends_with("was stalled on its own stream, then got every echo"),
+        "{line}"
+    );
 }
 
 /// An HTTP/2 connection to `h2_echo` at `url`.
