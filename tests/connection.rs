@@ -176,6 +176,9 @@ fn close_started_by_the_client() {
             .unwrap();
         assert_eq!(p.client.conn.state(), State::ClosingSent);
         assert_eq!(p.client.conn.send_text("late"), Err(SendError::Closed));
+        // Nor a control frame: our close frame is the last thing we send.
+        assert_eq!(p.client.conn.send_ping(b"late"), Err(SendError::Closed));
+        assert_eq!(p.client.conn.send_pong(b"late"), Err(SendError::Closed));
         p.pump();
         let closed = |initiator| Event::Closed {
             code: CloseCode::NORMAL,

@@ -21,10 +21,16 @@
 //!   so. Keep polling the stream (or its half) for as long as the
 //!   connection lives: nothing is read, no ping answered, no timer fired
 //!   otherwise.
-//! - **Backpressure.** The connection is read only while fewer than
-//!   [`MAX_UNSENT`] bytes wait to be written, and a read takes no more than
-//!   the room left; `poll_ready` waits until the bytes queued are below
-//!   the same mark. A peer that does not read stalls us, not our memory.
+//! - **Backpressure.** `poll_ready` waits until fewer than [`MAX_UNSENT`]
+//!   bytes are queued, so a peer that does not read stalls our sends, not
+//!   our memory. Reading takes up to the room left below that mark, and
+//!   4 KiB past it, not waiting for our writes; but what reading itself
+//!   queues is held back: an automatic pong goes out only while fewer
+//!   than [`MAX_UNSENT`] bytes wait, and until it can, the connection
+//!   takes no input, so a peer that floods pings without reading stops
+//!   being read. So a WebSocket whose sink is stuck behind a peer that
+//!   waits for us to read can still read (an echo peer over a
+//!   flow-controlled HTTP/2 stream would otherwise deadlock with us).
 //! - **Closing.** `poll_close` (`SinkExt::close`) starts the closing
 //!   handshake with 1000 (send a [`Message::Close`] first for another
 //!   code) and drives it until the transport is shut down or the close
@@ -74,9 +80,12 @@ use webwire::ws::{
     CloseCode, Config, Connection, ConnectionError, Event, SendError, State, Transmit,
 };
 
-/// Most bytes waiting to be written before the stream stops reading and
-/// `poll_ready` waits (the high-water mark); also the most a read brings in.
+/// Most bytes waiting to be written before `poll_ready` waits (the
+/// high-water mark); also the most a read brings in.
 pub const MAX_UNSENT: usize = 32 * 1024;
+
+/// What a read may bring in when [`MAX_UNSENT`] bytes wait already.
+const MIN_READ: usize = 4 * 1024;
 
 thread_local! {
     /// The read buffer every connection on this thread reads into.
@@ -337,14 +346,17 @@ where
     }
 
     /// Feeds `input` to the connection; whenever it stops taking input to
-    /// hand out a pong, appends what is queued to `out` and goes on. Returns
-    /// how much it took: less than all only while events wait to be polled.
+    /// hand out a pong, appends what is queued to `out` and goes on, while
+    /// fewer than [`MAX_UNSENT`] bytes wait to be written. Returns how much
+    /// it took: less than all while events wait to be polled, or while a
+    /// pong waits for room (the connection then takes no input, so a ping
+    /// flood stops being read).
     fn feed(&mut self, input: &[u8]) -> usize {
         let now = now();
         let mut used = 0;
         loop {
             used += self.conn.handle_data(now, &input[used..]);
-            if used == input.len() || !self.transmit_appending() {
+            if used == input.len() || self.unsent() >= MAX_UNSENT || !self.transmit_appending() {
                 return used;
             }
         }
@@ -450,22 +462,32 @@ where
         }
     }
 
-    /// The transport broke while writing: the connection is over.
+    /// The transport broke while writing: the connection is over. A reset
+    /// stream ends it as a reset read would: the messages received before
+    /// it are still handed out, then `ConnectionError::StreamReset`.
     fn broken(&mut self, error: io::Error) {
-        let reset = StreamReset::code(&error);
-        if self.ending.is_none() {
-            self.ending = Some(Err(match reset {
-                Some(code) => Error::Connection(ConnectionError::StreamReset(code)),
-                None => Error::Io(error),
-            }));
+        match StreamReset::code(&error) {
+            Some(code) => self.conn.handle_stream_reset(code),
+            None => {
+                if self.ending.is_none() {
+                    self.ending = Some(Err(Error::Io(error)));
+                }
+                self.conn.handle_eof();
+            }
         }
         self.read_done = true;
-        match reset {
-            Some(code) => self.conn.handle_stream_reset(code),
-            None => self.conn.handle_eof(),
-        }
         self.transport_done = true;
         self.notify = true;
+    }
+
+    /// [`broken`](Self::broken), for the sink: the error to return now.
+    fn broken_sink(&mut self, error: io::Error) -> Error {
+        let now = match StreamReset::code(&error) {
+            Some(code) => Error::Connection(ConnectionError::StreamReset(code)),
+            None => Error::Io(error.kind().into()),
+        };
+        self.broken(error);
+        now
     }
 
     /// The next event: held ones first.
@@ -575,14 +597,17 @@ where
                 }
                 return Poll::Ready(None);
             }
-            // 4. Read, while there is room for what it may bring.
-            let unsent = self.unsent();
+            // 4. Read, unless the connection takes no input now (a pong
+            // waits to be handed out, or events to be polled): up to the
+            // room left below the high-water mark, or a little past it, so
+            // that a peer waiting for us to read is read (see the module
+            // docs) while what a read can leave unread stays small.
+            let room = MAX_UNSENT.saturating_sub(self.unsent()).max(MIN_READ);
             if !self.read_done
                 && !self.shutdown_wanted
                 && self.unread.is_empty()
-                && unsent < MAX_UNSENT
                 && !self.conn.is_input_blocked()
-                && self.poll_read(cx, MAX_UNSENT - unsent).is_ready()
+                && self.poll_read(cx, room).is_ready()
             {
                 continue;
             }
@@ -685,11 +710,7 @@ where
         }
         this.with_core(cx, Side::Write, |core, cx| match core.poll_write_out(cx) {
             Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
-            Poll::Ready(Err(e)) => {
-                let kind = e.kind();
-                core.broken(e);
-                Poll::Ready(Err(Error::Io(kind.into())))
-            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(core.broken_sink(e))),
             Poll::Pending => Poll::Pending,
         })
     }
@@ -719,11 +740,7 @@ where
             }
             match std::task::ready!(core.poll_write_out(cx)) {
                 Ok(()) => Poll::Ready(Ok(())),
-                Err(e) => {
-                    let kind = e.kind();
-                    core.broken(e);
-                    Poll::Ready(Err(Error::Io(kind.into())))
-                }
+                Err(e) => Poll::Ready(Err(core.broken_sink(e))),
             }
         })
     }

@@ -595,9 +595,9 @@ impl<R: RandomSource> Connection<R> {
     /// says [`Transmit::Shutdown`]. Unless the connection had already closed
     /// (closing handshake done, or failed), the messages received before
     /// the reset are still polled, then
-    /// [`Event::Failed`]`(`[`ConnectionError::StreamReset`]`)`; a close
-    /// frame of the peer's not yet polled is dropped, since no answer to it
-    /// can be sent.
+    /// [`Event::Failed`]`(`[`ConnectionError::StreamReset`]`)`. A close
+    /// frame of the peer's or a protocol failure not yet polled is dropped
+    /// for it, since no close frame can be sent any more.
     ///
     /// ```
     /// use std::time::Instant;
@@ -677,15 +677,17 @@ impl<R: RandomSource> Connection<R> {
         self.send_data(OpCode::Binary, data)
     }
 
-    /// Queues a ping with up to 125 bytes of data.
+    /// Queues a ping with up to 125 bytes of data. Like messages, not
+    /// after this end's close frame: nothing follows it on the wire.
     pub fn send_ping(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.check_can_send(wire_len(self.role, data.len(), usize::MAX))?;
+        self.check_can_send_control(data.len())?;
         Ok(self.encoder.encode_ping(data, &mut self.pending)?)
     }
 
     /// Queues a pong (an unsolicited pong is a heartbeat, RFC 6455 §5.5.3).
+    /// Not after this end's close frame.
     pub fn send_pong(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.check_can_send(wire_len(self.role, data.len(), usize::MAX))?;
+        self.check_can_send_control(data.len())?;
         Ok(self.encoder.encode_pong(data, &mut self.pending)?)
     }
 
@@ -823,6 +825,15 @@ impl<R: RandomSource> Connection<R> {
         self.encoder
             .encode_message(opcode, 0, payload, size, &mut self.pending);
         Ok(())
+    }
+
+    /// Checks that a ping or pong of `len` bytes may be queued: only while
+    /// open, since our close frame is the last frame we send.
+    fn check_can_send_control(&self, len: usize) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        self.check_can_send(wire_len(self.role, len, usize::MAX))
     }
 
     /// Checks that a message of `wire` bytes on the wire (headers included)

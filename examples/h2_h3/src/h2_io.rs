@@ -4,7 +4,10 @@
 //! - Reading hands out DATA frames and gives their bytes back to the peer's
 //!   flow-control window only as they are read: a WebSocket whose reader
 //!   stalls stops its peer on this stream, and the other streams of the
-//!   connection go on.
+//!   connection go on. A stalled stream holds its stream window of the
+//!   connection's window, so enough stalled readers stall the whole
+//!   connection: with `h2_echo`'s and the client's windows (256 KiB per
+//!   stream, 16 MiB per connection), 64 of them.
 //! - Writing waits for window (`poll_capacity`) and sends at most what the
 //!   window allows: one write never queues more than the peer lets in.
 //! - END_STREAM from the peer is end of file; shutting down sends
@@ -44,10 +47,11 @@ impl H2Stream {
     }
 }
 
-/// An `h2` error as an `io::Error`: a stream reset carries its code as
-/// [`StreamReset`].
+/// An `h2` error as an `io::Error`: a stream the peer reset carries its
+/// code as [`StreamReset`] (resets h2 made itself, and GOAWAY, stay plain
+/// errors).
 pub fn io_error(error: h2::Error) -> io::Error {
-    if error.is_reset() {
+    if error.is_reset() && error.is_remote() {
         if let Some(reason) = error.reason() {
             return io::Error::other(StreamReset(u32::from(reason).into()));
         }
@@ -91,7 +95,9 @@ impl AsyncWrite for H2Stream {
         if data.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        // A reset while we only write: no DATA would ever get through.
+        // A reset while we only write: no DATA would ever get through. (h2
+        // reports its own resets and GOAWAY here too; they are rare enough
+        // to be told apart on the read side, which sees the same stream.)
         if let Poll::Ready(reset) = self.send.poll_reset(cx) {
             return Poll::Ready(Err(match reset {
                 Ok(reason) => io::Error::other(StreamReset(u32::from(reason).into())),

@@ -5,9 +5,25 @@
 //! split: the receive half is polled in place, the send half moves into
 //! each write's future and comes back with its result (one write in
 //! flight: the next waits for it, which is the backpressure QUIC's flow
-//! control gives). A finished stream is end of file; shutting down
-//! finishes ours. A stream the peer reset (`RESET_STREAM`, or
-//! `STOP_SENDING` on our side) is an `io::Error` holding [`StreamReset`].
+//! control gives). The write's bytes are copied into its future: one
+//! write's worth (at most the adapter's 32 KiB) beyond what
+//! `WebSocketStream` counts as unsent. A finished stream is end of file;
+//! shutting down finishes ours. A stream the peer reset (`RESET_STREAM`) is
+//! an `io::Error` holding [`StreamReset`] on the next read; the peer's
+//! `STOP_SENDING` shows on the next write or finish only.
+//!
+//! Two limits of `h3` 0.0.8's API (which `hpx-h3` keeps), worked around or
+//! documented here:
+//!
+//! - An empty DATA frame reads as the end of the stream, like the real end.
+//!   The real end reads as the end every time it is polled, an empty frame
+//!   only once, so the end is [`END_POLLS`] ends in a row: a peer would
+//!   need that many empty frames in one go to end its own WebSocket early.
+//! - A stream dropped while a write is under way is finished by quinn with
+//!   a DATA frame cut short, which the peer's HTTP/3 treats as an error of
+//!   the whole connection. Drop a WebSocket only after its close (or let
+//!   `WebSocketStream` shut it down); a stream dropped between writes is
+//!   stopped with `H3_REQUEST_CANCELLED`, which affects that stream only.
 
 use std::future::Future;
 use std::io;
@@ -24,14 +40,19 @@ type Quic = h3::quinn::BidiStream<Bytes>;
 type SendQuic = h3::quinn::SendStream<Bytes>;
 type RecvQuic = h3::quinn::RecvStream;
 
+/// How many ends in a row are the end of a stream (see the module docs).
+pub const END_POLLS: usize = 1024;
+
 /// QUIC transport settings for both ends: room for 1,024 WebSockets on one
 /// connection, and windows that let 1 MiB messages flow without waiting for
-/// every acknowledgement.
+/// every acknowledgement. A WebSocket whose reader stalls holds its stream's
+/// window (512 KiB) of the connection's 32 MiB: 64 stalled readers stall
+/// the whole connection, as in HTTP/2.
 pub fn transport_config() -> quinn::TransportConfig {
     let mut config = quinn::TransportConfig::default();
     config
         .max_concurrent_bidi_streams(1024u32.into())
-        .stream_receive_window((2u32 << 20).into())
+        .stream_receive_window((512u32 << 10).into())
         .receive_window((32u32 << 20).into())
         .send_window(32 << 20);
     config
@@ -52,6 +73,8 @@ pub trait SendHalf: Sized + Send + Unpin + 'static {
     fn send(self, data: Bytes) -> Sending<Self>;
     /// Finishes the stream.
     fn finish(self) -> Sending<Self>;
+    /// Resets the stream with `H3_REQUEST_CANCELLED`.
+    fn cancel(&mut self);
 }
 
 macro_rules! halves {
@@ -72,6 +95,10 @@ macro_rules! halves {
                     let result = self.send_data(data).await;
                     (self, result)
                 })
+            }
+
+            fn cancel(&mut self) {
+                self.stop_stream(h3::error::Code::H3_REQUEST_CANCELLED);
             }
 
             fn finish(mut self) -> Sending<Self> {
@@ -110,7 +137,7 @@ pub type ClientStream = H3Stream<
 >;
 
 /// Both halves of one HTTP/3 request stream.
-pub struct H3Stream<S, R> {
+pub struct H3Stream<S: SendHalf, R> {
     recv: R,
     /// `None` while a write or the finish holds it.
     send: Option<S>,
@@ -168,15 +195,30 @@ pub fn io_error(error: StreamError) -> io::Error {
     }
 }
 
+impl<S: SendHalf, R> Drop for H3Stream<S, R> {
+    fn drop(&mut self) {
+        // Not finished: quinn would finish it on drop, and the peer would
+        // take what it got for the whole message. Cancel it instead.
+        if !self.finished {
+            if let Some(send) = &mut self.send {
+                send.cancel();
+            }
+        }
+    }
+}
+
 impl<S: SendHalf, R: RecvHalf> AsyncRead for H3Stream<S, R> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let mut ends = 0;
         while self.data.is_empty() {
             match ready!(self.recv.poll_recv(cx)) {
                 Ok(Some(data)) => self.data = data,
+                // An empty DATA frame, or the end (see the module docs).
+                Ok(None) if ends + 1 < END_POLLS => ends += 1,
                 Ok(None) => return Poll::Ready(Ok(())),
                 Err(e) => return Poll::Ready(Err(io_error(e))),
             }

@@ -9,7 +9,8 @@
 //!
 //! - [`h2_io`]: an HTTP/2 stream (`h2::SendStream` + `h2::RecvStream`), with
 //!   flow control: received bytes give the peer window back only once the
-//!   WebSocket has read them, so a slow reader stalls its own stream only.
+//!   WebSocket has read them, so a slow reader stalls its own stream (and
+//!   holds that stream's window of the connection's: see [`h2_io`]).
 //! - [`h3_io`]: an HTTP/3 request stream (the server's or the client's).
 //! - [`echo`]: the echo behaviour of the `echo_server` example, for any of
 //!   them; [`client`]: the connect helpers; [`stdio_session`]: the

@@ -1,7 +1,9 @@
 //! Many WebSockets on one HTTP/2 connection, one of which never reads: the
 //! demonstration that flow control is per stream. The stalled WebSocket's
 //! echoes fill its own stream window, its sender stops, and the others go
-//! on at full speed; read at last, the stalled one gets every echo.
+//! on at full speed; read at last, the stalled one gets every echo. (Each
+//! stalled stream holds its window of the connection's: see `h2_io` for how
+//! many it takes to stall them all.)
 //!
 //! Run by the `multiplex` binary and by the tests.
 

@@ -269,7 +269,8 @@ impl ClientHandshake {
     /// `sec-websocket-version: 13` and the offers. Send it with `:protocol`
     /// set to [`EXTENDED_CONNECT_PROTOCOL`](super::EXTENDED_CONNECT_PROTOCOL):
     /// with the `h2` crate, insert `h2::ext::Protocol::from_static("websocket")`
-    /// into the request's extensions; with `h3`, `h3::ext::Protocol::WEB_SOCKET`.
+    /// into the request's extensions; with `h3` (after 0.0.8, or the `hpx-h3`
+    /// fork), `h3::ext::Protocol::WEBSOCKET`.
     /// Any other version is [`HandshakeError::ExtendedConnectVersion`].
     ///
     /// ```

@@ -5,9 +5,10 @@ use http::{HeaderValue, Response, StatusCode, Version, header};
 /// Why an opening handshake failed.
 ///
 /// On the server side every variant maps to a status ([`status`](Self::status))
-/// and a ready-to-send response ([`response`](Self::response)) that closes the
-/// connection. On the client side the variants name what the server got
-/// wrong.
+/// and a ready-to-send response: [`response`](Self::response), which closes
+/// the HTTP/1.1 connection, or [`response_for`](Self::response_for) the
+/// request's version, which over HTTP/2 and HTTP/3 refuses the stream only.
+/// On the client side the variants name what the server got wrong.
 ///
 /// ```
 /// use http::StatusCode;

@@ -9,8 +9,9 @@
 //!   enable it with `http2::Builder::enable_connect_protocol()`.
 //! * `h2` server: `request.extensions().get::<h2::ext::Protocol>().map(|p| p.as_str())`;
 //!   enable it with `h2::server::Builder::enable_connect_protocol()`.
-//! * `h3` server: `request.extensions().get::<h3::ext::Protocol>()`, compared
-//!   with `h3::ext::Protocol::WEB_SOCKET` (enable with
+//! * `h3` server (after 0.0.8, which has no WebSocket protocol, or the
+//!   `hpx-h3` fork): `request.extensions().get::<h3::ext::Protocol>()`,
+//!   compared with `h3::ext::Protocol::WEBSOCKET` (enable with
 //!   `enable_extended_connect(true)`).
 //!
 //! After a `200`, the stream carries WebSocket frames exactly as a TCP

@@ -34,6 +34,9 @@ const PAGE: &str = "<!doctype html><title>webwire h2_echo</title>\
 /// long-lived, so more than the usual 100.
 const MAX_STREAMS: u32 = 1024;
 
+/// The largest header block a request may have (HandshakeLimits' default).
+const HEADER_LIMIT: u32 = 16 << 10;
+
 #[tokio::main]
 async fn main() -> Result<(), ws_h2_h3::BoxError> {
     let tls::ServerArgs { addr, tls } = tls::ServerArgs::parse("h2_echo", "127.0.0.1:9443");
@@ -76,9 +79,12 @@ where
     let mut connection = h2::server::Builder::new()
         .enable_connect_protocol()
         .max_concurrent_streams(MAX_STREAMS)
-        // Room for 1 MiB messages in flight on each stream; the
-        // connection's window is shared by all of them.
-        .initial_window_size(1 << 20)
+        // Header blocks as small as the HTTP/1.1 handshake's limit (h2's
+        // default is 16 MiB per request).
+        .max_header_list_size(HEADER_LIMIT)
+        // 256 KiB in flight per stream, 16 MiB for all of them: 64 readers
+        // that stall (each holding its stream's window) stall the connection.
+        .initial_window_size(256 << 10)
         .initial_connection_window_size(16 << 20)
         .handshake::<_, Bytes>(stream)
         .await?;

@@ -65,10 +65,11 @@ class H3ClientProtocol(QuicConnectionProtocol):
 class H3Transport:
     """One HTTP/3 request stream, as used by ws_checks."""
 
-    def __init__(self, protocol, stream_id):
+    def __init__(self, protocol, stream_id, empty_data_frames=False):
         self.protocol = protocol
         self.stream_id = stream_id
         self.events = protocol.stream_events[stream_id]
+        self.empty_data_frames = empty_data_frames
 
     async def next_event(self):
         event = await self.events.get()
@@ -82,6 +83,9 @@ class H3Transport:
 
     async def send(self, data, end_stream=False):
         # aioquic queues the data and sends it as QUIC flow control allows.
+        if self.empty_data_frames and data:
+            # A DATA frame of length 0 first: legal, and must change nothing.
+            self.protocol.http.send_data(self.stream_id, b"", False)
         self.protocol.http.send_data(self.stream_id, data, end_stream)
         self.protocol.transmit()
 
@@ -94,7 +98,7 @@ class H3Transport:
                 return b"", event.stream_ended
 
 
-async def client(url, ca, deflate, subprotocols, allow_open_stream):
+async def client(url, ca, deflate, subprotocols, allow_open_stream, empty_data_frames):
     configuration = QuicConfiguration(
         is_client=True, alpn_protocols=H3_ALPN, server_name=url.hostname
     )
@@ -110,7 +114,9 @@ async def client(url, ca, deflate, subprotocols, allow_open_stream):
         async with connect(
             url.hostname, port, configuration=configuration, create_protocol=create_protocol
         ) as protocol:
-            await websocket_session(protocol, url, deflate, subprotocols, allow_open_stream)
+            await websocket_session(
+                protocol, url, deflate, subprotocols, allow_open_stream, empty_data_frames
+            )
     except ConnectionError:
         closed = created[0].terminated if created else None
         if closed is None:
@@ -120,7 +126,9 @@ async def client(url, ca, deflate, subprotocols, allow_open_stream):
         ) from None
 
 
-async def websocket_session(protocol, url, deflate, subprotocols, allow_open_stream):
+async def websocket_session(
+    protocol, url, deflate, subprotocols, allow_open_stream, empty_data_frames
+):
     passed(f"QUIC handshake with {url.hostname}:{url.port or 443}, certificate verified")
 
     await protocol.settings_received.wait()
@@ -132,7 +140,7 @@ async def websocket_session(protocol, url, deflate, subprotocols, allow_open_str
     passed("server sent SETTINGS_ENABLE_CONNECT_PROTOCOL=1")
 
     stream_id = protocol.open_stream()
-    transport = H3Transport(protocol, stream_id)
+    transport = H3Transport(protocol, stream_id, empty_data_frames)
     protocol.http.send_headers(stream_id, request_headers(url, deflate, subprotocols))
     protocol.transmit()
 
@@ -158,11 +166,25 @@ def main():
         help="after the close handshake, accept (with a NOTE) a server that never ends "
         "its side of the stream (Hypercorn 0.18 does this on HTTP/2)",
     )
+    parser.add_argument(
+        "--empty-data-frames",
+        action="store_true",
+        help="send an empty DATA frame before each piece of WebSocket data",
+    )
     args = parser.parse_args()
     url = urlsplit(args.url)
     if url.scheme != "https" or not url.hostname:
         parser.error("URL must look like https://host:port/path")
-    run_main(client(url, args.ca, args.deflate, args.subprotocol, args.allow_open_stream))
+    run_main(
+        client(
+            url,
+            args.ca,
+            args.deflate,
+            args.subprotocol,
+            args.allow_open_stream,
+            args.empty_data_frames,
+        )
+    )
 
 
 if __name__ == "__main__":
