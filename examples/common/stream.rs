@@ -24,7 +24,7 @@
 //! - **Backpressure.** `poll_ready` waits until fewer than [`MAX_UNSENT`]
 //!   bytes are queued, so a peer that does not read stalls our sends, not
 //!   our memory. Reading takes up to the room left below that mark, and
-//!   4 KiB past it, not waiting for our writes; but what reading itself
+//!   512 bytes at a time past it, not waiting for our writes; but what reading itself
 //!   queues is held back: an automatic pong goes out only while fewer
 //!   than [`MAX_UNSENT`] bytes wait, and until it can, the connection
 //!   takes no input, so a peer that floods pings without reading stops
@@ -84,8 +84,11 @@ use webwire::ws::{
 /// high-water mark); also the most a read brings in.
 pub const MAX_UNSENT: usize = 32 * 1024;
 
-/// What a read may bring in when [`MAX_UNSENT`] bytes wait already.
-const MIN_READ: usize = 4 * 1024;
+/// What a read may bring in when [`MAX_UNSENT`] bytes wait already: enough
+/// to let a peer that waits for us to read make progress, little enough
+/// that what a ping flood leaves unread (behind a pong that waits for room)
+/// stays small.
+const MIN_READ: usize = 512;
 
 thread_local! {
     /// The read buffer every connection on this thread reads into.
